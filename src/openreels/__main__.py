@@ -1,0 +1,5 @@
+import sys
+
+from openreels.cli import main
+
+sys.exit(main())
