@@ -421,8 +421,8 @@ def run_variant(
                 times, _ = timed(lambda: pipe.transformer(**kwargs), device, warmup=1, repeat=forward_repeat)
             row.forward_runs = [round(t, 4) for t in times]
             row.forward_s = sorted(times)[len(times) // 2]
-            row.forward_tflops = round(flops / row.forward_s / 1e12, 1)
-            row.mfu = round(flops / row.forward_s / PEAK_FLOPS, 4)
+            row.forward_tflops = flops / row.forward_s / 1e12
+            row.mfu = flops / row.forward_s / PEAK_FLOPS
             if options.cache != "none":
                 transformer._reset_stateful_cache()
         if step:

@@ -200,6 +200,8 @@ def quantize_fp8(transformer: torch.nn.Module, device: torch.device) -> str:
     there at once. Returns what was done."""
     config = fp8_config(device)
     if config is None:
+        if device.type != "cuda":
+            note("fp8 matmuls need a CUDA GPU; storing fp8 weights only (half the memory, same speed)")
         # Fallback: diffusers layerwise casting keeps weights in float8 and upcasts per layer (memory, not speed).
         dtype = next(transformer.parameters()).dtype
         transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=dtype)
