@@ -150,6 +150,11 @@ def plan(request: GenerateRequest) -> Plan:
             f"model {spec.id} makes at most {spec.frames} frames; ask for fewer --frames or use a "
             "diffusion-forcing model (e.g. skyreels-v2-df-1.3b-540p or openreels-tiny) for longer videos"
         )
+    if long and task == "flf2v":
+        # diffusers 0.42's DF image-to-video mixes up the end-frame and overlap latent counts past one window.
+        raise OpenreelsError(
+            f"start/end frames work within one window ({spec.frames} frames) of {spec.id}; ask for fewer --frames"
+        )
     if not spec.is_df and (
         request.ar_step or request.causal_block_size or request.overlap_history is not None
     ):
