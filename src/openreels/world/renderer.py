@@ -166,7 +166,7 @@ def camera_path(scene: Scene, lay: Layout, frames: int, fps: float) -> dict[str,
         sec = t / fps
         for k in range(3):
             f, ph = rng.uniform(0.4, 1.6, 3), rng.uniform(0, 2 * np.pi, 3)
-            amp = 0.02 / (k + 1)
+            amp = 0.012 / (k + 1)
             pan[:, 0] += amp * lay.h * (np.sin(2 * np.pi * f[0] * sec + ph[0]) - np.sin(ph[0]))
             pan[:, 1] += amp * lay.h * (np.sin(2 * np.pi * f[1] * sec + ph[1]) - np.sin(ph[1]))
             roll += math.radians(1.5) / (k + 1) * (np.sin(2 * np.pi * f[2] * sec + ph[2]) - np.sin(ph[2]))
