@@ -159,7 +159,6 @@ def contact_sheet(clips, columns: int = 3):
     """A PIL image: per clip its first, middle and last frames (4 px apart) and its prompt underneath."""
     import textwrap
 
-    import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     h, w = clips[0].frames.shape[1:3]
