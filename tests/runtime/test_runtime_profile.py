@@ -26,7 +26,9 @@ def test_auto_profile_follows_device_memory(device, expected, capsys):
     line = capsys.readouterr().err.strip()
     assert line.startswith(f"note: profile auto -> {expected}") and "\n" not in line
     if expected in ("24gb", "16gb"):
-        assert options.quant == "fp8" and options.offload != "none"
+        assert options.quant == "fp8" and options.offload == "group"
+    if expected == "h100":
+        assert options.quant == "none" and options.cfg_batching
     if expected == "cpu":
         assert options.quant == "none" and options.offload == "none"
 
@@ -35,11 +37,6 @@ def test_explicit_profile_and_unknown_profile(capsys):
     assert choose_profile(DeviceInfo("cpu", "cpu"), "16gb").offload == "group"
     with pytest.raises(OpenreelsError, match="--profile"):
         choose_profile(DeviceInfo("cpu", "cpu"), "8gb", quiet=True)
-
-
-def test_ampere_profile_skips_compile():
-    a100 = DeviceInfo("cuda", "NVIDIA A100-SXM4-80GB", 80 * GIB, 79 * GIB, (8, 0))
-    assert not choose_profile(a100, quiet=True).compile
 
 
 @pytest.mark.parametrize("choice", ["flash", "sage", "cudnn"])
@@ -90,3 +87,17 @@ def test_options_describe_and_validation():
         RuntimeOptions(cache_threshold=0)
     with pytest.raises(ValueError):
         RuntimeOptions(attention="xformers")
+
+
+def test_generate_cli_takes_runtime_flags(tmp_path):
+    import numpy as np
+
+    from openreels.cli import main
+
+    common = ["generate", "a woman laughing", "--frames", "5", "--steps", "2", "--quiet"]
+    assert main([*common, "-o", str(tmp_path / "plain.npz")]) == 0
+    assert main([*common, "--cfg-batching", "--attention", "auto", "-o", str(tmp_path / "rt.npz")]) == 0
+    plain = np.load(tmp_path / "plain.npz")["frames"].astype(int)
+    fast = np.load(tmp_path / "rt.npz")["frames"].astype(int)
+    assert plain.shape == fast.shape
+    assert np.abs(plain - fast).max() <= 1  # lossless options: equal up to uint8 rounding

@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
           openreels bench --model v2-14b --variants fp8 --max-memory 24GB
           openreels bench --model v2-1.3b --variants diffusers,fp8 --steps 30 --cache teacache
         """
+        import os
+
+        os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
         import torch
         from rich.console import Console
         from rich.table import Table
