@@ -176,3 +176,12 @@ def test_vae_tiling_within_tolerance():
         out = vae.decode(z).sample
     assert out.shape == ref.shape
     assert B.psnr(out, ref) > 25.0
+
+
+def test_options_compose(baseline):
+    options = RuntimeOptions(
+        quant="fp8", offload="group", cfg_batching=True, cache="teacache", attention="auto"
+    )
+    out = _generate(_pipe("tiny-v2", options), "tiny-v2", 3)
+    assert torch.isfinite(out).all()
+    assert B.psnr(out, baseline("tiny-v2")) > LOSSY_PSNR_DB

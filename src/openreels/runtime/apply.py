@@ -195,10 +195,11 @@ def fp8_config(device: torch.device) -> Any | None:
     return Float8WeightOnlyConfig()
 
 
-def quantize_fp8(transformer: torch.nn.Module, device: torch.device) -> str:
+def quantize_fp8(transformer: torch.nn.Module, device: torch.device, storage_only: bool = False) -> str:
     """Quantize the transformer blocks to float8, one block at a time on `device` so bf16 weights never all sit
-    there at once. Returns what was done."""
-    config = fp8_config(device)
+    there at once. `storage_only` (used with offloading, whose hooks move plain tensors) keeps fp8 weights and
+    bf16 matmuls. Returns what was done."""
+    config = None if storage_only else fp8_config(device)
     if config is None:
         if device.type != "cuda":
             note("fp8 matmuls need a CUDA GPU; storing fp8 weights only (half the memory, same speed)")
@@ -341,7 +342,7 @@ def apply_runtime(
         dev = torch.device("cuda", torch.cuda.current_device()) if dev.type == "cuda" else dev
 
     if options.quant == "fp8":
-        done.append(quantize_fp8(transformer, dev))
+        done.append(quantize_fp8(transformer, dev, storage_only=options.offload != "none"))
     if options.attention != "sdpa":
         _drop_full_masks(transformer)
 
