@@ -51,8 +51,11 @@ def _frames(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
         raise OpenreelsError(f"frames must be (T, H, W, 3), got shape {frames.shape}")
     h, w = frames.shape[1:3]
-    if not (64 <= h <= 4096 and 64 <= w <= 4096):
-        raise OpenreelsError(f"frames of {h}x{w} are too small to probe; use at least 64x64")
+    if min(h, w) < 16:
+        raise OpenreelsError(f"frames of {h}x{w} are too small to probe; use at least 16x16")
+    if min(h, w) < 64:  # the stage renders at 64 px or more: enlarge small clips (nearest neighbour)
+        k = int(np.ceil(64 / min(h, w)))
+        frames = frames.repeat(k, axis=1).repeat(k, axis=2)
     return frames
 
 

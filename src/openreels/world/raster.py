@@ -57,10 +57,13 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def ellipse(rx: float, ry: float, cx: float = 0.0, cy: float = 0.0) -> Sdf:
     def sdf(x, y):
-        px, py = (x - cx) / rx, (y - cy) / ry
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        px, py = dx / rx, dy / ry
         k0 = np.sqrt(px * px + py * py)
         k1 = np.sqrt((px / rx) ** 2 + (py / ry) ** 2) + 1e-9
-        return k0 * (k0 - 1.0) / k1  # first-order distance estimate (Quilez), exact for circles
+        d = k0 * (k0 - 1.0) / k1  # first-order distance estimate (Quilez), exact for circles
+        # the estimate collapses beyond the ends of thin ellipses: the bounding box distance bounds it
+        return np.maximum(d, np.maximum(dx - rx, dy - ry))
 
     return sdf
 
@@ -77,7 +80,8 @@ def bent_ellipse(rx: float, up: float, down: float, bend: float, cx: float = 0.0
         qy = py / ry
         k0 = np.sqrt(px * px + qy * qy)
         k1 = np.sqrt((px / rx) ** 2 + (qy / ry) ** 2) + 1e-9
-        return k0 * (k0 - 1.0) / k1
+        d = k0 * (k0 - 1.0) / k1
+        return np.maximum(d, np.maximum((np.abs(px) - 1.0) * rx, np.abs(py) - ry))  # see ellipse()
 
     return sdf
 

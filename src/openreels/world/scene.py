@@ -168,7 +168,8 @@ SCENE_FIXED = ("environment", "backdrop", "lighting", "n_characters", "n_objects
 def _sample_once(rng: np.random.Generator, fixed: dict) -> Scene:
     n_chars = int(fixed.get("n_characters", 1 if rng.random() < 0.7 else 2))
     if n_chars == 2:
-        positions = list(rng.choice([("left", "right"), ("left", "center"), ("center", "right")]))
+        pairs = [("left", "right"), ("left", "center"), ("center", "right")]
+        positions = list(pairs[int(rng.integers(3))])
         if rng.random() < 0.5:
             positions.reverse()  # the main subject (first) may stand on either side
     else:
