@@ -68,6 +68,13 @@ def test_bad_render_arguments_are_one_line_errors(kwargs):
     assert "\n" not in str(err.value)
 
 
+def test_fixed_fields_override():
+    for seed in range(20):
+        scene = sample_scene(seed, backdrop="teal", expression="happy", camera_motion="pan left")
+        assert scene.backdrop == "teal" and scene.environment in ("studio", "room")
+        assert scene.characters[0].expression == "happy" and scene.shot.camera_motion == "pan left"
+
+
 def test_unknown_words_in_scenes_are_rejected():
     with pytest.raises(OpenreelsError, match="expression"):
         sample_scene(0, expression="smug")

@@ -248,7 +248,9 @@ def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8
         }
         scores["shot_type"] = float(_pick(small, options) == scene.shot.shot_type)
     if humans and humans[0].get("action") and len(clip) > 1:
-        scores["action"] = float(_action(clip, scene, fps) == main.action)
+        got = _action(clip, scene, fps)
+        if got is not None:
+            scores["action"] = float(got == main.action)
     if caption.get("camera_motion") and len(clip) > 1:
         scores["camera_motion"] = float(_camera_motion(clip, scene, fps))
     return scores
@@ -272,8 +274,10 @@ def _camera_motion(clip: np.ndarray, scene: Scene, fps: float) -> bool:
     return float(((cands[best] - cands[want]) ** 2).mean()) < 0.01 * spread
 
 
-def _action(clip: np.ndarray, scene: Scene, fps: float) -> str:
-    """Render the clip once per action and keep the closest, compared inside the people's reach."""
+def _action(clip: np.ndarray, scene: Scene, fps: float) -> str | None:
+    """Render the clip once per action and keep the closest, compared inside the people's reach.
+    None when the caption's action cannot be told apart from another one at this framing (talking or
+    nodding in a wide shot where the face is a few pixels)."""
     t, h, w = clip.shape[:3]
     cands, reach = {}, np.zeros((h, w), np.float32)
     for a, s in _variants(scene, "action", V.ACTIONS):
@@ -282,6 +286,9 @@ def _action(clip: np.ndarray, scene: Scene, fps: float) -> str:
         for box in r.boxes["characters"][:, 0]:
             x0, y0, x1, y1 = np.clip(np.round(box), 0, [w, h, w, h]).astype(int)
             reach[y0:y1, x0:x1] = 1.0
+    want = cands[scene.characters[0].action]
+    if any(a != scene.characters[0].action and np.abs(c - want).max() < 8.0 for a, c in cands.items()):
+        return None
     weight = np.broadcast_to(reach, (t, h, w))
     return _pick(clip, cands, weight)
 

@@ -181,6 +181,8 @@ def _sample_once(rng: np.random.Generator, fixed: dict) -> Scene:
         for _ in range(n_objects)
     ]
     environment = _pick(rng, V.ENVIRONMENTS) if rng.random() < 0.6 else "studio"
+    if "backdrop" in fixed and environment not in V.BACKDROP_ENVIRONMENTS:
+        environment = "studio"  # a fixed backdrop colour asks for a place that shows one
     scene = Scene(
         characters=characters,
         objects=objects,
