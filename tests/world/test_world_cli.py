@@ -45,7 +45,7 @@ def test_render_npz_and_mp4_then_score(tmp_path, capsys):
     video, _ = read_video(mp4)
     assert video.shape == frames.shape and np.abs(video.astype(int) - frames).mean() < 6
     capsys.readouterr()
-    assert main(["eval", "score", str(npz), "--json"]) == 0
+    assert main(["eval", "score", str(mp4), "--json"]) == 0  # scored through the H.264 round trip
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"]["backdrop"] == 1.0 and report["accuracy"]["expression"] == 1.0
 

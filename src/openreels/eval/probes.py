@@ -321,7 +321,30 @@ def probe_table(n: int = 40, size: tuple[int, int] = (64, 64), frames: int = 17,
     clips = [render(sample_scene(rng), frames, size) for _ in range(n)]
     captions = [c.caption for c in clips]
     shift = [captions[(i + 1 + n // 2) % n] for i in range(n)]
-    return {"ground_truth": evaluate(clips, captions), "shuffled": evaluate(clips, shift)}
+    return {
+        "ground_truth": evaluate(clips, captions),
+        "shuffled": evaluate(clips, shift),
+        "shuffled_agree": agreement(captions, shift),
+    }
 
 
-__all__ = ["PROBE_FIELDS", "estimate_motion", "evaluate", "probe_table", "score_clip"]
+def _field_value(caption: dict, field: str):
+    if field in ("backdrop", "camera_motion", "shot_type"):
+        return caption.get(field)
+    humans = [s for s in caption.get("subjects", []) if s.get("type") == "human"]
+    return humans[0].get(field) if humans else None
+
+
+def agreement(captions: list[dict], others: list[dict]) -> dict[str, float]:
+    """How often a shuffled caption names the same value as the clip's own (the chance level a probe
+    should show on shuffled prompts), per probe field, over pairs where both name one."""
+    out = {}
+    for f in PROBE_FIELDS:
+        pairs = [(_field_value(a, f), _field_value(b, f)) for a, b in zip(captions, others, strict=True)]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            out[f] = float(np.mean([a == b for a, b in pairs]))
+    return out
+
+
+__all__ = ["PROBE_FIELDS", "agreement", "estimate_motion", "evaluate", "probe_table", "score_clip"]
