@@ -62,8 +62,7 @@ def render_cmd(
 
     Examples:
 
-      openreels world render "Close-up, eye level, static shot. A woman with long red hair in a blue
-      shirt is laughing, center of frame. Studio with a plain teal backdrop, warm light." -o clip.mp4
+      openreels world render "Close-up, static shot. A woman with long red hair is laughing. Studio with a plain teal backdrop, warm light." -o clip.mp4
 
       openreels world render "a happy child waving at the beach" --frames 33 --size 128x192 -o beach.npz
     """
