@@ -99,3 +99,9 @@ def test_sample_writes_sheet_and_videos(tmp_path):
     assert (tmp_path / "clip00.mp4").exists() and len(
         json.loads((tmp_path / "captions.json").read_text())
     ) == 3
+
+
+def test_bench_reports_clips_per_second(capsys):
+    assert main(["world", "bench", "--count", "4", "--frames", "3", "--workers", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clips"] == 4 and result["clips_per_second"] > 0
