@@ -22,8 +22,8 @@ def make_face(center=(64.0, 64.0), size=40.0, mouth_open=0.0, eye_open=1.0, mout
             cx - eye_dx, eye_y, ew, 0.08 * s * eye_open + 1e-3, 16, start=np.pi, direction=-1
         ),
         "left_eye": _ellipse(cx + eye_dx, eye_y, ew, 0.08 * s * eye_open + 1e-3, 16, start=0.0),
-        "right_brow_lower": np.linspace([cx - 0.2 * s, cy - 0.4 * s], [cx - 0.6 * s, cy - 0.4 * s], 5),
-        "left_brow_lower": np.linspace([cx + 0.2 * s, cy - 0.4 * s], [cx + 0.6 * s, cy - 0.4 * s], 5),
+        "right_brow_lower": np.linspace([cx - 0.6 * s, cy - 0.4 * s], [cx - 0.2 * s, cy - 0.4 * s], 5),
+        "left_brow_lower": np.linspace([cx + 0.6 * s, cy - 0.4 * s], [cx + 0.2 * s, cy - 0.4 * s], 5),
         "lips_outer": _ellipse(
             cx, cy + 0.5 * s, 0.3 * s * mouth_width, 0.1 * s + 0.2 * s * mouth_open, 20, np.pi, -1
         ),

@@ -15,6 +15,7 @@ from openreels.face.landmarks import (
 from openreels.face.layout import LAYOUT, NUM_POINTS, eye_opening, from_mediapipe, from_parts, mouth_opening
 from openreels.face.render import render_frame, render_video
 from openreels.face.retarget import fit_similarity, gaussian_smooth, head_motion, retarget
+from openreels.face.stage import from_clip, from_stage
 
 __all__ = [
     "LAYOUT",
@@ -26,7 +27,9 @@ __all__ = [
     "eye_opening",
     "fill_missing",
     "fit_similarity",
+    "from_clip",
     "from_mediapipe",
+    "from_stage",
     "from_parts",
     "gaussian_smooth",
     "head_motion",

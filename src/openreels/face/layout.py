@@ -119,29 +119,49 @@ def resample_curve(points: np.ndarray, n: int, closed: bool) -> np.ndarray:
     return np.stack([np.interp(targets, cum, path[:, d]) for d in range(path.shape[1])], axis=1)
 
 
-def from_parts(parts: dict[str, np.ndarray]) -> np.ndarray:
+def loop_from_halves(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """A closed loop of n points from two open halves that meet at their ends (first: corner A -> corner B,
+    second: B -> A), each resampled on its own so the corners land on points 0 and n/2."""
+    half = n // 2
+    a = resample_curve(first, half + 1, closed=False)
+    b = resample_curve(second, n - half + 1, closed=False)
+    return np.concatenate([a[:-1], b[:-1]])
+
+
+def from_parts(parts: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Build a canonical shape from named part curves of any point count (e.g. the stage's ground truth).
 
-    Closed parts must start at the same anatomical point as MediaPipe's (eyes: outer corner, lips: subject's
-    right corner, oval: top of the forehead) and go the same way round; brows run from the nose outwards
-    for the lower stroke as in MediaPipe. A missing `*_brow_upper` reuses the lower stroke; a missing
-    `face_oval` is an ellipse through the face's other points, which the default renderer does not draw.
+    A closed part is either one loop (resampled by arc length) or a pair of halves (see `loop_from_halves`).
+    It must start where MediaPipe's does and run the same way: eyes at the outer corner along the lower lid,
+    lips at the image-left corner along the lower lip, the oval at the top of the forehead towards the image
+    right. Brow strokes run from the outer end to the inner end. A missing `*_brow_upper` reuses the lower
+    stroke; a missing `face_oval` becomes an ellipse around the other points (the default renderer does not
+    draw the oval).
     """
-    out = np.zeros((NUM_POINTS, 2))
-    have = {k: np.asarray(v, dtype=np.float64).reshape(-1, 2) for k, v in parts.items()}
+    have: dict = {}
+    for k, v in parts.items():
+        if isinstance(v, tuple):
+            have[k] = tuple(np.asarray(h, dtype=np.float64).reshape(-1, 2) for h in v)
+        else:
+            have[k] = np.asarray(v, dtype=np.float64).reshape(-1, 2)
     for side in ("left", "right"):
         if f"{side}_brow_upper" not in have and f"{side}_brow_lower" in have:
             have[f"{side}_brow_upper"] = have[f"{side}_brow_lower"]
     if "face_oval" not in have:
-        pts = np.concatenate(list(have.values()))
+        pts = np.concatenate([np.concatenate(v) if isinstance(v, tuple) else v for v in have.values()])
         center, half = (pts.max(0) + pts.min(0)) / 2, (pts.max(0) - pts.min(0)) / 2 * 1.3
         t = -np.pi / 2 + np.linspace(0, 2 * np.pi, LAYOUT.count("face_oval"), endpoint=False)
         have["face_oval"] = center + half * np.stack([np.cos(t), np.sin(t)], axis=1)
     missing = [k for k in MEDIAPIPE_PARTS if k not in have]
     if missing:
         raise ValueError(f"face parts missing: {', '.join(missing)}")
+    out = np.zeros((NUM_POINTS, 2))
     for name, sl in LAYOUT.slices.items():
-        out[sl] = resample_curve(have[name], LAYOUT.count(name), name in CLOSED_PARTS)
+        v = have[name]
+        if isinstance(v, tuple):
+            out[sl] = loop_from_halves(v[0], v[1], LAYOUT.count(name))
+        else:
+            out[sl] = resample_curve(v, LAYOUT.count(name), name in CLOSED_PARTS)
     return out
 
 
