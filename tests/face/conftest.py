@@ -40,3 +40,15 @@ def make_face(center=(64.0, 64.0), size=40.0, mouth_open=0.0, eye_open=1.0, mout
 @pytest.fixture
 def face():
     return make_face
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The tiny models here are far below the size where a second thread pays; on a shared, busy CPU the
+    thread hand-off alone costs more than the maths, so face tests run torch on one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
