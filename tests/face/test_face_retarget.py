@@ -125,7 +125,7 @@ def test_renderer_draws_parts_in_their_colours_on_black(face):
         (180, 200, 10),
         (10, 180, 20),
         (120, 100, 200),
-        (200, 200, 200),
+        (255, 255, 255),
         (250, 200, 10),
     ]:
         assert c in colours, c
@@ -136,7 +136,9 @@ def test_renderer_draws_parts_in_their_colours_on_black(face):
     # Drawn pixels sit near the points: nothing in the corners, something at the nose tip.
     assert img[:10, :10].max() == 0
     nose = face(center=(64, 64), size=40)[LAYOUT.slices["nose_tip"]][0].astype(int)
-    assert tuple(img[nose[1], nose[0]]) == (200, 200, 200)
+    assert tuple(img[nose[1], nose[0]]) == (255, 255, 255)
+    # A1's driving-frame marks: a 5x5 white nose tip and 3x3 pupils.
+    assert (img == (255, 255, 255)).all(-1).sum() == 25 and (img == (250, 200, 10)).all(-1).sum() == 9
 
 
 def test_render_video_shows_the_mouth_opening(face):

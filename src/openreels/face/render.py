@@ -1,8 +1,10 @@
 """The landmark video the pose guider sees: face-mesh lines and pupils on black, drawn the way SkyReels-A1 does.
 
-A1 draws eye contours, both brow strokes, the lips in eight coloured segments, the two pupils and the nose tip as
-small squares, with no face oval by default. The colours below are A1's (one per part, RGB) so a published
-pose guider sees the input it was trained on. Drawing uses Pillow because it is already a core dependency.
+A1 draws eye contours, both brow strokes, the lips in eight coloured segments (1 px lines), the pupils as 3x3
+squares and the nose tip as a white 5x5 square, with no face oval, in its driving frames (its reference frame
+uses a grey 4x4 nose and 2x2 pupils; the driving-frame convention is used for every frame here, the reference
+frame's included). The colours below are A1's (one per part, RGB) so a published pose guider sees the input it
+was trained on. Drawing uses Pillow because it is already a core dependency.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "left_brow_upper": (180, 220, 10),
     "right_pupil": (10, 200, 250),
     "left_pupil": (250, 200, 10),
-    "nose_tip": (200, 200, 200),
+    "nose_tip": (255, 255, 255),
 }
 # Lip loops are drawn in four runs of five segments each: bottom (image-left half, right half), top (right, left).
 LIP_COLORS: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -46,10 +48,10 @@ def render_frame(
             continue
         seg = [tuple(p) for p in pts[sl]]
         if len(seg) == 1:
-            half = 2 * lw if name == "nose_tip" else lw  # A1 draws the nose tip as a larger square
-            x, y = seg[0]
+            half = 2 * lw if name == "nose_tip" else lw  # 5x5 nose, 3x3 pupils at line width 1
+            x, y = round(seg[0][0]), round(seg[0][1])
             if 0 <= x < width and 0 <= y < height:
-                draw.rectangle([x - half, y - half, x + half - 1, y + half - 1], fill=COLORS[name])
+                draw.rectangle([x - half, y - half, x + half, y + half], fill=COLORS[name])
             continue
         if name in CLOSED_PARTS:
             seg = seg + seg[:1]
