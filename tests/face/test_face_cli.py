@@ -181,3 +181,9 @@ def test_driving_frames_without_a_face_are_named_and_filled(tmp_path, model, cap
     assert code == 0, err
     assert "note: no face in driving frame(s) 4-5 of 12; filled by interpolation" in err
     assert read_video(tmp_path / "o.mp4")[0].shape[0] == 12
+
+
+def test_help_shows_examples(capsys):
+    assert main(["animate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--driving" in out and "openreels animate --image" in out

@@ -117,6 +117,7 @@ class AnimatePipeline:
     ) -> AnimatePipeline:
         import diffusers
         from diffusers import AutoencoderKLCogVideoX
+        from diffusers.utils import logging as df_logging
         from transformers import SiglipImageProcessor, SiglipVisionModel
         from transformers.utils import logging as tf_logging
 
@@ -129,22 +130,28 @@ class AnimatePipeline:
                 f"scheduler {sched_name} is not one A1 samples with ({', '.join(SUPPORTED_SCHEDULERS)})"
             )
         kw = {"torch_dtype": dtype}
-        # The published SigLIP folder is a whole text + vision model: its text tower is expected to go unused.
-        verbosity = tf_logging.get_verbosity()
+        # Loading is quiet: no per-file progress bars, and the published SigLIP folder's text tower (a whole
+        # text + vision checkpoint) is expected to go unused, so its "unexpected keys" report is muted.
+        verbosity, bars = tf_logging.get_verbosity(), tf_logging.is_progress_bar_enabled()
+        df_bars = df_logging.is_progress_bar_enabled()
         tf_logging.set_verbosity_error()
+        tf_logging.disable_progress_bar()
+        df_logging.disable_progress_bar()
         try:
-            image_encoder = SiglipVisionModel.from_pretrained(root / SIGLIP_FOLDER, dtype=dtype)
-            feature_extractor = SiglipImageProcessor.from_pretrained(root / SIGLIP_FOLDER)
+            pipe = cls(
+                transformer=A1Transformer3DModel.from_pretrained(root, subfolder="transformer", **kw),
+                vae=AutoencoderKLCogVideoX.from_pretrained(root, subfolder="vae", **kw),
+                pose_guider=AutoencoderKLCogVideoX.from_pretrained(root, subfolder="pose_guider", **kw),
+                image_encoder=SiglipVisionModel.from_pretrained(root / SIGLIP_FOLDER, dtype=dtype),
+                feature_extractor=SiglipImageProcessor.from_pretrained(root / SIGLIP_FOLDER),
+                scheduler=getattr(diffusers, sched_name).from_pretrained(root, subfolder="scheduler"),
+            )
         finally:
             tf_logging.set_verbosity(verbosity)
-        pipe = cls(
-            transformer=A1Transformer3DModel.from_pretrained(root, subfolder="transformer", **kw),
-            vae=AutoencoderKLCogVideoX.from_pretrained(root, subfolder="vae", **kw),
-            pose_guider=AutoencoderKLCogVideoX.from_pretrained(root, subfolder="pose_guider", **kw),
-            image_encoder=image_encoder,
-            feature_extractor=feature_extractor,
-            scheduler=getattr(diffusers, sched_name).from_pretrained(root, subfolder="scheduler"),
-        )
+            if df_bars:
+                df_logging.enable_progress_bar()
+            if bars:
+                tf_logging.enable_progress_bar()
         return pipe.to(device)
 
     def to(self, device: str | torch.device) -> AnimatePipeline:
