@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from openreels.cli import main
+from openreels.errors import OpenreelsError
 from openreels.face import mediapipe_available
 from openreels.media import read_video, write_video
 from openreels.pipelines.a1 import A1Size, create_random_a1
@@ -73,7 +74,10 @@ def test_stage_reference_and_driving_animate_end_to_end(tmp_path, model, capsys)
     )
     assert code == 0, err
     summary = json.loads(stdout)
-    assert summary["frames"] == 14 and summary["notes"] == []
+    assert summary["frames"] == 14
+    assert summary["notes"] == [
+        f"{model} is an untrained random A1 (until the tiny A1 is trained): expect noise"
+    ]
     frames, fps = read_video(out)
     assert frames.shape == (14, 32, 32, 3) and fps == 12.0
     meta = json.loads((tmp_path / "out" / "anim.json").read_text())
@@ -152,7 +156,7 @@ def test_photo_with_two_faces_driven_by_a_stage_clip(tmp_path, model, capsys):
         capsys, "--image", img, "--driving", drv, "--output", out, "--model", model, "--steps", "1", "--json"
     )
     assert code == 0, err
-    assert json.loads(stdout)["notes"] == ["2 faces in the reference image; animating the largest"]
+    assert "2 faces in the reference image; animating the largest" in json.loads(stdout)["notes"]
     assert read_video(out)[0].shape == (13, 32, 32, 3)
 
 
@@ -187,3 +191,22 @@ def test_help_shows_examples(capsys):
     assert main(["animate", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--driving" in out and "openreels animate --image" in out
+
+
+def test_default_model_is_a_random_stand_in_built_once(tmp_path, monkeypatch, capsys):
+    from openreels.pipelines import animate as animate_mod
+
+    monkeypatch.setenv("OPENREELS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(animate_mod, "bundled_checkpoint", lambda: None)
+    folder, random_model = animate_mod.locate_a1(None)
+    assert random_model and (folder / "pose_guider" / "config.json").is_file()
+    assert animate_mod.locate_a1(None) == (folder, True)
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary folders left
+    with pytest.raises(OpenreelsError, match="does not animate portraits"):
+        animate_mod.locate_a1("openreels-tiny")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(
+        OpenreelsError,
+        match="skyreels-a1 is not downloaded: run `huggingface-cli download Skywork/SkyReels-A1",
+    ):
+        animate_mod.locate_a1("skyreels-a1")

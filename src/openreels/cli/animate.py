@@ -53,7 +53,7 @@ def run_animate(
     image: Path,
     driving: Path,
     output: Path,
-    model: Path | None,
+    model: str | None,
     steps: int,
     guidance: float,
     seed: int,
@@ -72,9 +72,8 @@ def run_animate(
     from openreels.pipelines.animate import (
         AnimatePipeline,
         animate,
-        bundled_checkpoint,
         fit_image,
-        resolve_checkpoint,
+        locate_a1,
     )
 
     console = Console(stderr=True, quiet=quiet or as_json)
@@ -94,7 +93,7 @@ def run_animate(
             f"the driving video is {seconds:.2f} s long ({len(frames)} frames); use at least {MIN_DRIVING_SECONDS:g} s"
         )
     drv_marks = _load_stage_landmarks(driving)
-    root = resolve_checkpoint(model if model is not None else bundled_checkpoint())
+    root, random_model = locate_a1(model)
     requested_size = _parse_size(size)
     out_fps = fps or driving_fps
     if fps:
@@ -105,6 +104,8 @@ def run_animate(
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("driving landmarks", total=len(frames))
         drv = driving_shapes(frames, drv_marks, character, progress=lambda: bar.advance(task))
+    if random_model:
+        drv.notes.append(f"{root} is an untrained random A1 (until the tiny A1 is trained): expect noise")
     for note in ref.notes + drv.notes:
         console.print(f"note: {note}")
 

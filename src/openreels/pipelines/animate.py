@@ -32,14 +32,68 @@ NESTED_FOLDER = "SkyReels-A1-5B"  # the GitHub README's layout nests the model o
 SUPPORTED_SCHEDULERS = ("CogVideoXDDIMScheduler", "CogVideoXDPMScheduler")
 
 
-def bundled_checkpoint() -> Path:
-    """The tiny A1 shipped inside the package (trained on the stage); an error until it is built."""
+A1_MODEL_ID = "skyreels-a1"  # the registry id of the published checkpoint
+_STANDIN_NAME = "a1-tiny-random-1"  # bump when the stand-in's shape changes
+
+
+def bundled_checkpoint() -> Path | None:
+    """The tiny A1 shipped inside the package (trained on the stage), when present."""
     root = Path(__file__).resolve().parents[1] / "assets" / "a1-tiny"
-    if not (root / "transformer").is_dir():
-        raise OpenreelsError(
-            "no bundled tiny A1 in this install yet; pass --model PATH to a SkyReels-A1 folder (Skywork/SkyReels-A1 layout)"
-        )
-    return root
+    return root if (root / "transformer").is_dir() else None
+
+
+def locate_a1(model: str | Path | None = None) -> tuple[Path, bool]:
+    """The A1 folder to load and whether it is an untrained random stand-in.
+
+    `model` is a folder, or the registry id `skyreels-a1` (found in the Hugging Face cache, never downloaded);
+    None means the bundled tiny A1, or until it ships a seeded random stand-in built once into the cache.
+    """
+    if model is not None and Path(model).expanduser().is_dir():
+        return resolve_checkpoint(Path(model).expanduser()), _is_random(Path(model).expanduser())
+    if model is not None:
+        from openreels.models.registry import get_model
+        from openreels.models.weights import cached_snapshot, download_hint
+
+        spec = get_model(str(model))
+        if spec.family != "skyreels-a1":
+            raise OpenreelsError(
+                f"model {spec.id} does not animate portraits; use --model {A1_MODEL_ID} or an A1 folder"
+            )
+        found = cached_snapshot(spec.hf_repo)
+        if found is None:
+            raise OpenreelsError(f"model {spec.id} is not downloaded: {download_hint(spec)}")
+        return resolve_checkpoint(found), False
+    bundled = bundled_checkpoint()
+    if bundled is not None:
+        return bundled, _is_random(bundled)
+    from openreels.models.tiny import openreels_cache_dir
+    from openreels.pipelines.a1.checkpoint import create_random_a1
+
+    folder = openreels_cache_dir() / _STANDIN_NAME
+    if not (folder / "transformer").is_dir():
+        import shutil
+        import tempfile
+
+        tmp = None
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{_STANDIN_NAME}.", dir=folder.parent))
+            create_random_a1(tmp)
+            tmp.rename(folder)  # built whole, then moved into place
+        except OSError as exc:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if not (folder / "transformer").is_dir():  # lost a race to another process: fine
+                raise OpenreelsError(
+                    f"cannot build the tiny A1 in {folder.parent}: {exc.strerror}; set OPENREELS_CACHE to a writable folder"
+                ) from exc
+    return folder, True
+
+
+def _is_random(folder: Path) -> bool:
+    from openreels.models.registry import read_openreels_json
+
+    return bool(read_openreels_json(folder).get("random"))
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

@@ -5,6 +5,7 @@ Tests load it through exactly the path a real checkpoint takes, and a trainer ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,4 +96,6 @@ def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -
         timestep_spacing="trailing",
         snr_shift_scale=1.0,
     ).save_pretrained(root / "scheduler")
+    # Marks the folder as untrained for the CLI (the core's checkpoints use the same file).
+    (root / "openreels.json").write_text(json.dumps({"random": True, "family": "skyreels-a1"}) + "\n")
     return root
