@@ -146,3 +146,18 @@ def test_render_video_shows_the_mouth_opening(face):
     assert video.shape == (2, 128, 128, 3)
     lips = [np.argwhere((v == (10, 180, 20)).all(-1) | (v == (20, 10, 180)).all(-1)) for v in video]
     assert lips[1][:, 0].max() > lips[0][:, 0].max() + 5  # the lower lip went down
+
+
+def test_neutral_faces_make_a_held_expression_carry_over(face):
+    # The driving face smiles wide-open for the whole clip: relative to its first frame nothing moves...
+    driving = np.stack([face(mouth_open=0.8, mouth_width=1.3)] * 4)
+    ref = face(center=(50, 60), size=30)
+    np.testing.assert_allclose(retarget(ref, driving), np.stack([ref] * 4), atol=1e-9)
+    # ...but against its neutral face the open mouth is an expression, and it reaches the reference.
+    out = retarget(ref, driving, driving_neutral=face())
+    assert (mouth_opening(out) > mouth_opening(driving[:1]) * 0.9).all()
+    assert mouth_opening(out)[0] > 3 * mouth_opening(ref[None])[0]
+    # A reference that already smiles gets the driving expression instead of its own on top.
+    smiling = face(center=(50, 60), size=30, mouth_open=1.0)
+    out = retarget(smiling, np.stack([face()] * 3), driving_neutral=face(), reference_neutral=ref)
+    np.testing.assert_allclose(out, np.stack([ref] * 3), atol=1e-6)

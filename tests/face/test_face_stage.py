@@ -85,3 +85,26 @@ def test_stage_driving_retargets_and_renders_like_a_mesh(face):
     assert {(10, 200, 180), (180, 200, 10), (10, 180, 20), (250, 200, 10)} <= {
         tuple(c) for c in img.reshape(-1, 3)
     }
+
+
+def test_rendered_stage_clip_maps_onto_the_layout_and_follows_its_mouth():
+    from openreels.face import from_clip, neutral_shape
+    from openreels.world import render, sample_scene
+
+    scene = sample_scene(
+        3, action="talking", expression="happy", shot_type="close-up", camera_motion="static"
+    )
+    clip = render(scene, frames=12, size=(96, 96), fps=12, caption=False)
+    shapes = from_clip(clip, 0)
+    marks = clip.landmarks[:, 0]
+    assert shapes.shape == (12, LAYOUT.size, 2)
+    gap = np.linalg.norm(marks[:, 66] - marks[:, 62], axis=1)
+    assert gap.std() > 0 and np.corrcoef(mouth_opening(shapes), gap)[0, 1] > 0.99
+    # The neutral face is the same character (same place and size) with a calmer mouth and no talking.
+    calm = neutral_shape(scene, 0, (96, 96))
+    np.testing.assert_allclose(
+        calm[LAYOUT.slices["nose_tip"]], shapes[0, LAYOUT.slices["nose_tip"]], atol=2.0
+    )
+    assert mouth_opening(calm[None])[0] < mouth_opening(shapes).max()
+    with pytest.raises(ValueError):
+        from_clip(clip, 1)

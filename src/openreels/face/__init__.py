@@ -15,7 +15,7 @@ from openreels.face.landmarks import (
 from openreels.face.layout import LAYOUT, NUM_POINTS, eye_opening, from_mediapipe, from_parts, mouth_opening
 from openreels.face.render import render_frame, render_video
 from openreels.face.retarget import fit_similarity, gaussian_smooth, head_motion, retarget
-from openreels.face.stage import from_clip, from_stage
+from openreels.face.stage import from_clip, from_stage, neutral_shape
 
 __all__ = [
     "LAYOUT",
@@ -35,6 +35,7 @@ __all__ = [
     "head_motion",
     "mediapipe_available",
     "mouth_opening",
+    "neutral_shape",
     "render_frame",
     "render_video",
     "retarget",

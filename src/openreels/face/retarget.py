@@ -74,22 +74,38 @@ def head_motion(driving: np.ndarray) -> list[Similarity]:
     return [fit_similarity(driving[0, RIGID_INDEX], frame[RIGID_INDEX]) for frame in driving]
 
 
+def _align(shape: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """`shape` moved rigidly (similarity on the rigid points) onto `onto`'s head pose."""
+    return fit_similarity(shape[RIGID_INDEX], onto[RIGID_INDEX]).apply(shape)
+
+
 def retarget(
     reference: np.ndarray,
     driving: np.ndarray,
     smooth_motion: float = 1.5,
     smooth_expression: float = 0.75,
     expression_scale: float = 1.0,
+    driving_neutral: np.ndarray | None = None,
+    reference_neutral: np.ndarray | None = None,
 ) -> np.ndarray:
     """Move the (C, 2) reference shape with the (T, C, 2) driving shapes; returns (T, C, 2).
 
-    Frame 0 of the driving video is taken as the neutral pose: a driving video that does not move returns the
-    reference unchanged in every frame.
+    Head motion is always relative to the driving video's first frame. Expressions are measured against
+    `driving_neutral` (default: the first frame, so a driving video that does not move returns the reference
+    unchanged) and added to `reference_neutral` (default: the reference as it is). Giving both neutral faces
+    (e.g. the stage renders any character with a neutral face) replaces the reference's expression with the
+    driving one outright, as A1 does with FLAME expression codes, so an expression held for the whole
+    driving video carries over too.
     """
     reference = np.asarray(reference, dtype=np.float64)
     driving = np.asarray(driving, dtype=np.float64)
     if reference.shape != driving.shape[1:]:
         raise ValueError(f"reference {reference.shape} and driving {driving.shape} layouts differ")
+    neutral = (
+        driving[0] if driving_neutral is None else _align(np.asarray(driving_neutral, float), driving[0])
+    )
+    if reference_neutral is not None:
+        reference = _align(np.asarray(reference_neutral, float), reference)
 
     # 1. Head motion relative to frame 0, smoothed as (log scale, angle, shift) so it stays a similarity.
     motions = head_motion(driving)
@@ -97,8 +113,7 @@ def retarget(
     params[:, 1] = np.unwrap(params[:, 1])
     params = gaussian_smooth(params, smooth_motion)
 
-    # 2. Expression: frame i with its head motion undone, minus frame 0; smoothed.
-    neutral = driving[0]
+    # 2. Expression: frame i with its head motion undone, minus the neutral face; smoothed.
     expression = np.stack([_undo(m, frame) - neutral for m, frame in zip(motions, driving, strict=True)])
     expression = gaussian_smooth(expression, smooth_expression)
 

@@ -73,3 +73,14 @@ def from_clip(clip, character: int = 0) -> np.ndarray:
     if marks.ndim != 4 or not 0 <= character < marks.shape[1]:
         raise ValueError(f"clip has landmarks {marks.shape}; no character {character}")
     return from_stage(marks[:, character])
+
+
+def neutral_shape(scene, character: int = 0, size: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """The canonical (C, 2) face of a stage character with a neutral expression, standing still, in the first
+    frame of `scene` at `size` (H, W): the identity geometry that retargeting measures expressions against."""
+    from openreels.world import render
+
+    calm = scene.replace()
+    calm.characters[character].expression = "neutral"
+    calm.characters[character].action = "standing"
+    return from_clip(render(calm, frames=1, size=size, caption=False), character)[0]
