@@ -154,3 +154,20 @@ def test_long_driving_video_runs_in_blended_windows_that_agree_with_one_window(p
     assert windowed.windows > 2 and single.windows == 1
     assert windowed.frames.shape == (24, 32, 32, 3)
     np.testing.assert_allclose(windowed.frames.astype(int), single.frames.astype(int), atol=1)
+
+
+def test_learned_positions_pad_short_videos_to_a_window_and_keep_the_native_size(tmp_path, face):
+    # CogVideoX-5B I2V (A1's base) learns its positions for 49 frames at 480x720: short driving videos are
+    # padded to a whole window and other sizes are refused up front.
+    root = create_random_a1(tmp_path / "a1", A1Size(height=32, width=32, frames=9, learned_positions=True))
+    pipe = AnimatePipeline.from_pretrained(root)
+    image, ref, drv = _inputs(face, 3)
+    seen = []
+    pipe.transformer.register_forward_pre_hook(
+        lambda m, args, kw: seen.append(kw["hidden_states"].shape[1]), with_kwargs=True
+    )
+    out = animate(pipe, image, ref, drv, num_inference_steps=1, guidance_scale=1.0)
+    assert out.frames.shape == (3, 32, 32, 3)
+    assert seen == [3]  # reference + the whole 2-latent window, though 3 frames need only 1 latent
+    with pytest.raises(OpenreelsError, match="native size 32x32"):
+        pipe(np.zeros((48, 32, 3), np.uint8), np.zeros((5, 48, 32, 3), np.uint8), image)

@@ -299,14 +299,20 @@ class AnimatePipeline:
             raise ValueError(
                 f"pose video {pose_video.shape} must be (1 + T, {height}, {width}, 3) with T >= 1"
             )
+        learned = self.transformer.config.use_learned_positional_embeddings
+        if learned and (height, width) != self.native_size:
+            h, w = self.native_size
+            raise OpenreelsError(f"this model has learned positions and runs only at its native size {h}x{w}")
         ts = self.temporal_scale
         num_frames = len(pose_video) - 1
+        win = max(1, (window_frames or self.window_frames) // ts)
         motion_latents = -(-num_frames // ts)
+        if learned:  # its positions are learned for whole windows: pad short videos to one, as A1 does
+            motion_latents = max(motion_latents, win)
         # Pad the driving landmarks with their last frame up to a whole number of latent frames.
         pad = motion_latents * ts - num_frames
         pose_video = np.concatenate([pose_video, np.repeat(pose_video[-1:], pad, axis=0)])
 
-        win = max(1, (window_frames or self.window_frames) // ts)
         ov = (overlap_frames if overlap_frames is not None else max(ts, win * ts // 4)) // ts
         ov = min(ov, win - 1) if win > 1 else 0
         starts = plan_windows(motion_latents, win, ov)
