@@ -171,3 +171,24 @@ def test_learned_positions_pad_short_videos_to_a_window_and_keep_the_native_size
     assert seen == [3]  # reference + the whole 2-latent window, though 3 frames need only 1 latent
     with pytest.raises(OpenreelsError, match="native size 32x32"):
         pipe(np.zeros((48, 32, 3), np.uint8), np.zeros((5, 48, 32, 3), np.uint8), image)
+
+
+def test_face_crop_aligns_the_five_points_to_the_ffhq_template(face):
+    from openreels.face.layout import part
+    from openreels.pipelines.animate import FFHQ_TEMPLATE_512, face_crop
+
+    shape = face(center=(40, 50), size=20)
+    image = np.zeros((100, 100, 3), np.uint8)
+    for p in (part(shape, "nose_tip")[0], part(shape, "lips_outer")[0]):
+        x, y = np.round(p).astype(int)
+        image[y - 1 : y + 2, x - 1 : x + 2] = 255
+    crop = face_crop(image, shape, size=128)
+    assert crop.shape == (128, 128, 3)
+    bright = np.argwhere(crop.max(-1) > 128)
+    for target in (FFHQ_TEMPLATE_512[2], FFHQ_TEMPLATE_512[3]):
+        t = target * 128 / 512
+        # The marked nose tip and mouth corner land near their template spots (the face's proportions differ
+        # from FFHQ's, so a few pixels off).
+        assert np.min(np.linalg.norm(bright[:, ::-1] - t, axis=1)) < 8
+    # Where the crop leaves the image (a face at the image's corner) it is filled with facexlib's grey.
+    assert tuple(face_crop(image, face(center=(5, 5), size=20), size=64)[0, 0]) == (135, 133, 132)

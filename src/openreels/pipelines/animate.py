@@ -405,14 +405,46 @@ def fit_image(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, flo
     return np.asarray(out), scale, origin
 
 
-def face_crop(image: np.ndarray, shape: np.ndarray, margin: float = 1.4) -> np.ndarray:
-    """Square crop around a face shape's points (edge-padded where it leaves the image), for SigLIP."""
-    lo, hi = shape.min(0), shape.max(0)
-    center, side = (lo + hi) / 2, max(8.0, float((hi - lo).max()) * margin)
-    x0, y0 = np.floor(center - side / 2).astype(int)
-    n = int(np.ceil(side))
-    padded = np.pad(image, ((n, n), (n, n), (0, 0)), mode="edge")
-    return padded[y0 + n : y0 + 2 * n, x0 + n : x0 + 2 * n].copy()
+# Five-point face template of a 512x512 aligned crop (image-left eye, image-right eye, nose tip, image-left and
+# image-right mouth corners): the FFHQ alignment that A1's face helper (facexlib) warps the reference face to.
+FFHQ_TEMPLATE_512 = np.array(
+    [
+        [192.98138, 239.94708],
+        [318.90277, 240.1936],
+        [256.63416, 314.01935],
+        [201.26117, 371.41043],
+        [313.08905, 371.15118],
+    ]
+)
+FACE_PAD_COLOR = (135, 133, 132)  # facexlib's fill outside the image
+
+
+def face_crop(image: np.ndarray, shape: np.ndarray, size: int = 512) -> np.ndarray:
+    """The reference face warped to the FFHQ 5-point template (size x size), A1's input to SigLIP."""
+    from PIL import Image
+
+    from openreels.face.layout import part
+    from openreels.face.retarget import fit_similarity
+
+    lips = part(shape, "lips_outer")
+    points = np.stack(
+        [
+            part(shape, "right_eye").mean(0),
+            part(shape, "left_eye").mean(0),
+            part(shape, "nose_tip")[0],
+            lips[0],
+            lips[10],
+        ]
+    )
+    to_crop = fit_similarity(points, FFHQ_TEMPLATE_512 * (size / 512))
+    # PIL maps output pixels back to input pixels: hand it the inverse transform.
+    inv = np.linalg.inv(to_crop.matrix)
+    offset = -inv @ to_crop.shift
+    coeffs = (inv[0, 0], inv[0, 1], offset[0], inv[1, 0], inv[1, 1], offset[1])
+    warped = Image.fromarray(image).transform(
+        (size, size), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=FACE_PAD_COLOR
+    )
+    return np.asarray(warped)
 
 
 def animate(
