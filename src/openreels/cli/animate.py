@@ -116,6 +116,8 @@ def run_animate(
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     with console.status("loading the model"):
         pipe = AnimatePipeline.from_pretrained(root, dtype=dtype, device=device)
+    if device == "cuda":
+        pipe.vae.enable_tiling()  # as A1 runs: decoding 480x720 video in tiles keeps memory bounded
     height, width = requested_size or pipe.native_size
 
     ref_img, scale, origin = fit_image(ref_img, (height, width))
