@@ -176,8 +176,10 @@ def register(app: typer.Typer) -> None:
             ..., "--driving", help="Driving video (.mp4 or any FFmpeg video, or .npz)."
         ),
         output: Path = typer.Option(..., "--output", "-o", help="Output video (.mp4 or lossless .npz)."),
-        model: Path | None = typer.Option(
-            None, "--model", help="SkyReels-A1 folder (default: the bundled tiny A1)."
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            help="An A1 folder, or skyreels-a1 from the Hugging Face cache (default: the bundled tiny A1).",
         ),
         steps: int = typer.Option(10, "--steps", min=1, help="Denoising steps (A1 uses 10)."),
         guidance: float = typer.Option(
