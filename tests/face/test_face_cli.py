@@ -210,3 +210,27 @@ def test_default_model_is_a_random_stand_in_built_once(tmp_path, monkeypatch, ca
         match="skyreels-a1 is not downloaded: run `huggingface-cli download Skywork/SkyReels-A1",
     ):
         animate_mod.locate_a1("skyreels-a1")
+
+
+def test_fps_option_resamples_the_driving_video(tmp_path, model, capsys):
+    ref = _stage_clip(tmp_path / "ref.npz", 1)
+    drv = _stage_clip(tmp_path / "drv.npz", 30, fps=24.0)
+    out = tmp_path / "o.npz"
+    code, _, err = _run(
+        capsys,
+        "--image",
+        ref,
+        "--driving",
+        drv,
+        "--output",
+        out,
+        "--model",
+        model,
+        "--steps",
+        "1",
+        "--fps",
+        "12",
+    )
+    assert code == 0, err
+    frames, fps = read_video(out)
+    assert fps == 12.0 and len(frames) == 15  # 1.25 s at 12 fps
