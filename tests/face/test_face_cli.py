@@ -54,6 +54,16 @@ def _stage_clip(path, frames: int, fps: float = 12.0, mouth: float = 0.5, seed: 
     return path
 
 
+def _world_clip(path, frames: int, fps: float = 12.0):
+    """A real stage clip (a character talking) saved with its ground-truth landmarks."""
+    from openreels.world import render, sample_scene
+
+    scene = sample_scene(7, action="talking", shot_type="close-up", camera_motion="static")
+    clip = render(scene, frames=frames, size=(64, 64), fps=fps, caption=False)
+    np.savez(path, frames=clip.frames, fps=np.float32(fps), landmarks=clip.landmarks)
+    return path
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return create_random_a1(tmp_path_factory.mktemp("cli") / "a1", A1Size(height=32, width=32, frames=17))
@@ -141,7 +151,7 @@ def test_reference_without_a_face_is_refused(tmp_path, model, capsys):
 
 
 @needs_mediapipe
-def test_photo_with_two_faces_driven_by_a_stage_clip(tmp_path, model, capsys):
+def test_photo_with_two_faces_driven_by_a_rendered_stage_clip(tmp_path, model, capsys):
     from skimage.data import astronaut
 
     head = Image.fromarray(astronaut()[20:260, 120:330])
@@ -150,7 +160,7 @@ def test_photo_with_two_faces_driven_by_a_stage_clip(tmp_path, model, capsys):
     canvas.paste(head.resize((147, 168)), (512 - 147, 0))
     img = tmp_path / "two.png"
     canvas.save(img)
-    drv = _stage_clip(tmp_path / "drv.npz", 13)
+    drv = _world_clip(tmp_path / "drv.npz", 13)
     out = tmp_path / "o.npz"
     code, stdout, err = _run(
         capsys, "--image", img, "--driving", drv, "--output", out, "--model", model, "--steps", "1", "--json"
