@@ -64,10 +64,14 @@ def _template_scene(caption: dict) -> Scene:
     return scene_from_caption(caption, 0)
 
 
+PROBE_SIDE = 128  # clips are analysed with their short side at most this (and the long side <= 512)
+
+
 def _resize_for_stage(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """Clips larger than the stage's 512 limit are box-downsampled for analysis."""
+    """Box-downsample big clips by a whole factor: the probes render every candidate at the clip's size,
+    so this bounds their cost; 128 px keeps faces of close and medium shots readable."""
     t, h, w, _ = frames.shape
-    k = int(np.ceil(max(h, w) / 512))
+    k = max(int(np.ceil(max(h, w) / 512)), min(h, w) // PROBE_SIDE, 1)
     if k > 1:
         h2, w2 = h // k, w // k
         frames = frames[:, : h2 * k, : w2 * k].reshape(t, h2, k, w2, k, 3).mean(axis=(2, 4))
