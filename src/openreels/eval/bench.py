@@ -5,7 +5,7 @@ in the diffusers pipeline (text embeddings given directly, latents out), and tim
 each openreels variant in the same process: one transformer forward, one denoising step with CFG, a few end-to-end
 steps; it reads peak GPU memory and computes MFU.
 
-FLOP count (documented in README-bench in the results folder too), per forward, batch 1, multiply-add = 2 FLOPs:
+FLOP count (also in bench/results/README.md), per forward, batch 1, multiply-add = 2 FLOPs:
   SkyReels-V2 / Wan, N video tokens = F' * H/16 * W/16, L = 512 text tokens, D = dim, Fd = ffn dim, per layer
       self-attn projections 8*N*D^2 + attention 4*N^2*D + cross-attn q/o 4*N*D^2 + text k/v 4*L*D^2
       + cross attention 4*N*L*D + FFN 4*N*D*Fd;
