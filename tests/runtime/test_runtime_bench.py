@@ -88,7 +88,8 @@ def test_bench_cli_errors_are_one_line(args, message, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
-def test_max_memory_needs_a_gpu(capsys):
-    assert main(["bench", "--tiny", "--max-memory", "24GB"]) == 2
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU messages")
+@pytest.mark.parametrize("args", [["--tiny", "--max-memory", "24GB"], ["--model", "v2-14b"]])
+def test_gpu_only_requests_say_so_on_cpu(args, capsys):
+    assert main(["bench", *args]) == 2
     assert "GPU" in capsys.readouterr().err

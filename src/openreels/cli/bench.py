@@ -85,6 +85,10 @@ def register(app: typer.Typer) -> None:
         if cache and not steps:
             raise OpenreelsError("--cache needs --steps N (the cached run is end to end)")
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if device.type == "cpu" and any(not m.startswith("tiny") for m in model_list):
+            raise OpenreelsError(
+                "real-size models need a CUDA GPU (a 14B model is 56 GB in float32); use --tiny"
+            )
         cap = None
         if max_memory:
             cap = B.parse_memory(max_memory)
