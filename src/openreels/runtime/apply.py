@@ -316,8 +316,9 @@ def apply_runtime(
 ) -> Any:
     """Apply `options` to a diffusers pipeline (or a bare transformer) in place and return it.
 
-    Usable as core's `pipeline_hook`: `generate(req, pipeline_hook=lambda p: apply_runtime(p, opts))`.
-    Order matters: quantize, then attention, caches and CFG hooks, then compile, then placement/offload."""
+    Places the pipeline on `device` itself (or offloads it), so as core's `pipeline_hook` it reports True
+    (see runtime.cli_options.runtime_hook). Order matters: attention and parallel plans, quantization, caches
+    and CFG hooks, compile, then placement or offload."""
     options = options or RuntimeOptions()
     dev = torch.device(device) if device is not None else default_device()
     transformer = _denoiser(pipe)
@@ -343,7 +344,8 @@ def apply_runtime(
 
     if options.quant == "fp8":
         done.append(quantize_fp8(transformer, dev, storage_only=options.offload != "none"))
-    if options.attention != "sdpa":
+    context_parallel = parallel is not None and parallel.ring * parallel.ulysses > 1
+    if options.attention != "sdpa" and not context_parallel:  # context parallel installs these itself
         _drop_full_masks(transformer)
 
     if options.cache != "none":
