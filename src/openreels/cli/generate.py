@@ -209,7 +209,7 @@ def generate_command(
         if not quiet:
             console.print(f"note: {text}", highlight=False)
 
-    if quiet:
+    if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
         videos = generate(request, on_note=note)
     else:
         from rich.progress import (

@@ -228,6 +228,11 @@ def _rows_per_video(p: Plan, video_frames: int = 0) -> list[int]:
 _cache: dict = {}
 
 
+def clear_pipeline_cache() -> None:
+    """Drop the pipeline kept between `generate` calls (frees its memory; the next call loads again)."""
+    _cache.clear()
+
+
 def _get_pipeline(p: Plan, device: torch.device, dtype: torch.dtype, hook: PipelineHook | None):
     key = (str(p.model_dir), device, dtype, id(hook) if hook else None)
     from openreels.pipelines.loader import pipeline_class
@@ -397,10 +402,11 @@ def _metadata(
         "guidance": p.guidance,
         "shift": p.shift,
         "negative_prompt": p.negative_prompt,
-        "ar_step": p.ar_step,
-        "causal_block_size": p.causal_block_size,
+        # Diffusion-forcing settings only where they apply, so a sidecar replays on any model.
+        "ar_step": p.ar_step if p.is_df else None,
+        "causal_block_size": p.causal_block_size if p.is_df else None,
         "overlap_history": p.overlap_history,
-        "addnoise_condition": p.addnoise_condition,
+        "addnoise_condition": p.addnoise_condition if p.is_df else None,
         "max_sequence_length": request.max_sequence_length or p.spec.max_sequence_length,
         "device": request.device,
         "dtype": request.dtype,
