@@ -204,7 +204,7 @@ def fit_image(image: np.ndarray, size: tuple[int, int]):
     return pil.crop((left, top, left + crop_w, top + crop_h)).resize((w, h), Image.Resampling.LANCZOS)
 
 
-def _rows_per_video(p: Plan, video_frames: int = 0) -> list[int]:
+def _rows_per_video(p: Plan) -> list[int]:
     """Denoising rows of each window, so the progress bar knows its total before it starts."""
     if not p.is_df:
         return [p.steps]
@@ -322,7 +322,7 @@ def generate(
     from openreels import __version__
 
     p = plan(request)
-    p.model_dir = locate_weights(p.spec, p.spec.id if Path(p.spec.id).is_dir() else None)
+    p.model_dir = locate_weights(p.spec)
     random_model = is_random_standin(p.model_dir)
     if random_model:
         p.notes.append("output is from an untrained random model (the bundled tiny model has not landed yet)")
