@@ -207,7 +207,7 @@ def generate_command(
     def note(text: str) -> None:
         notes.append(text)
         if not quiet:
-            console.print(f"note: {text}", highlight=False)
+            console.print(f"note: {text}", highlight=False, soft_wrap=True)
 
     if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
         videos = generate(request, on_note=note)
