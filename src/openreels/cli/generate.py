@@ -210,7 +210,7 @@ def generate_command(
     def note(text: str) -> None:
         notes.append(text)
         if not quiet:
-            console.print(f"note: {text}", highlight=False)
+            console.print(f"note: {text}", highlight=False, soft_wrap=True)
 
     hook = runtime_hook(runtime, settings.get("device"))
     if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
