@@ -73,3 +73,13 @@ def small_settings():
     from openreels.studio import Settings
 
     return Settings(size=(32, 32), scale=1)
+
+
+@pytest.fixture
+def render_fake(fake_shots):
+    """project -> RenderReport with the fake shot and reference renderers."""
+
+    def run(project):
+        return project.render(shot_renderer=fake_shots, reference_renderer=fake_reference)
+
+    return run
