@@ -119,9 +119,9 @@ BACKENDS = {"piper": PiperTTS, "espeak": EspeakTTS}
 def get_tts(name: str = "auto") -> TTS:
     """The TTS backend called `name`; "auto" is piper when installed, else espeak-ng. Loaded once."""
     if name == "auto":
-        for backend in BACKENDS.values():
+        for backend in BACKENDS:
             try:
-                return backend()
+                return get_tts(backend)
             except OpenreelsError:
                 continue
         raise OpenreelsError(
