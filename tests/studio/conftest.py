@@ -72,7 +72,7 @@ def fake_shots() -> FakeShots:
 def small_settings():
     from openreels.studio import Settings
 
-    return Settings(size=(32, 32), scale=1)
+    return Settings(size=(32, 32), fps=8, window=17, scale=1)
 
 
 @pytest.fixture

@@ -14,7 +14,11 @@ from openreels.studio.render import Settings
 
 @pytest.fixture
 def project(tmp_path, example_path, fake_tts):
-    new_project(tmp_path / "ep", example_path, settings=Settings(size=(32, 32), scale=2, burn_subtitles=True))
+    new_project(
+        tmp_path / "ep",
+        example_path,
+        settings=Settings(size=(32, 32), fps=8, window=17, scale=2, burn_subtitles=True),
+    )
     return Project(tmp_path / "ep", tts=fake_tts)
 
 
@@ -95,7 +99,7 @@ def test_cache_rerenders_only_changed_shots(project, fake_shots, render_fake) ->
     # A cast edit re-renders the shots that show that character, and only those.
     cast_path = project.root / "cast.yaml"
     cast = yaml.safe_load(cast_path.read_text())
-    cast["characters"][1]["shirt"] = "orange"  # LEO
+    cast["characters"][1]["shirt_color"] = "orange"  # LEO
     cast_path.write_text(yaml.safe_dump(cast, sort_keys=False))
     fake_shots.calls.clear()
     report = render_fake(project)

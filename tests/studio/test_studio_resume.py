@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+import openreels
 from openreels.media.video import read_video
 from openreels.studio import Project, new_project
 from openreels.studio.render import Settings
@@ -36,10 +37,11 @@ RUNNER = textwrap.dedent(
 
 def test_kill_9_mid_render_then_resume(tmp_path, example_path, fake_tts, render_fake, fake_shots) -> None:
     root = tmp_path / "ep"
-    new_project(root, example_path, settings=Settings(size=(32, 32), scale=1))
+    new_project(root, example_path, settings=Settings(size=(32, 32), fps=8, window=17, scale=1))
     script = tmp_path / "runner.py"
     script.write_text(RUNNER.format(tests=str(Path(__file__).parent), root=str(root)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path]))
+    src = Path(openreels.__file__).parents[1]  # the same openreels this test imported
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), *sys.path]))
     proc = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE)
     shots_dir = root / "cache" / "shots"
     deadline = time.monotonic() + 60

@@ -21,15 +21,15 @@ def test_cast_sheets_follow_the_screenplay_and_voices_differ(example_path) -> No
     sp, cast, _, _ = _board(example_path)
     maya, leo = cast.get("MAYA"), cast.get("LEO")
     # Appearance comes from the describing action lines.
-    assert (maya.kind, maya.hair_style, maya.hair_colour, maya.shirt) == ("woman", "long", "red", "blue")
-    assert (leo.kind, leo.hair_style, leo.hair_colour, leo.shirt) == ("man", "short", "black", "green")
+    assert (maya.kind, maya.hair_style, maya.hair_color, maya.shirt_color) == ("woman", "long", "red", "blue")
+    assert (leo.kind, leo.hair_style, leo.hair_color, leo.shirt_color) == ("man", "short", "black", "green")
     assert (maya.voice.pitch, maya.voice.rate) != (leo.voice.pitch, leo.voice.rate)
     assert maya.voice.pitch > leo.voice.pitch
     # Two undescribed characters of one kind still get different voices and shirts.
     sp2 = parse_fountain("INT. ROOM - DAY\n\nA man named ZED.\n\nZED\nHi.\n\nZOE\nHo.\n\nZIA\nHa.\n")
     cast2 = build_cast(sp2)
     voices = {(c.voice.pitch, c.voice.rate) for c in cast2.characters}
-    assert len(voices) == 3 and len({c.shirt for c in cast2.characters}) == 3
+    assert len(voices) == 3 and len({c.shirt_color for c in cast2.characters}) == 3
 
 
 def test_film_grammar(example_path) -> None:

@@ -61,12 +61,15 @@ def new(
     model: str = typer.Option("openreels-tiny", help="Video model for the shots."),
     seed: int = typer.Option(0, help="Seed for every shot (each shot derives its own from it)."),
     tts: str = typer.Option("auto", help="Speech: auto (piper, else espeak-ng), piper, espeak."),
+    renderer: str = typer.Option("model", help="Shots from the video model, or 'stage': a fast animatic."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     from openreels.studio import Settings, new_project
 
-    project = new_project(directory, source, writer, Settings(model=model, seed=seed, tts=tts))
+    project = new_project(
+        directory, source, writer, Settings.checked(model=model, seed=seed, tts=tts, renderer=renderer)
+    )
     cast = [c.name for c in project.cast(project.screenplay()).characters]
     _print(
         {"project": str(directory), "title": project.meta.title, "writer": project.meta.writer, "cast": cast},
@@ -128,16 +131,22 @@ def render(
     ),
     crossfade: float | None = typer.Option(None, help="Seconds a DISSOLVE TO: overlaps (0: cut)."),
     steps: int | None = typer.Option(None, help="Denoising steps (default: the model's)."),
+    renderer: str | None = typer.Option(None, help="'model' (the video model) or 'stage' (a fast animatic)."),
+    scale: int | None = typer.Option(None, help="Enlarge the shots this many times in the episode."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     as_json: bool = typer.Option(False, "--json", help="Print the render report as JSON."),
 ) -> None:
     from openreels.studio import Project
 
     project = Project(directory)
-    updates = {"burn_subtitles": burn_subtitles, "crossfade": crossfade, "steps": steps}
+    updates = dict(
+        burn_subtitles=burn_subtitles, crossfade=crossfade, steps=steps, renderer=renderer, scale=scale
+    )
     updates = {k: v for k, v in updates.items() if v is not None}
     if updates:
-        project.meta.settings = project.settings.model_copy(update=updates)
+        from openreels.studio import Settings
+
+        project.meta.settings = Settings.checked(**(project.settings.model_dump() | updates))
         project.save_meta()
     bar, update = _progress(quiet or as_json)
     if bar:

@@ -7,7 +7,7 @@ report = project.render()      # ep1/episode.mp4, episode.srt, storyboard.png
 
 from openreels.studio.cast import Cast, Character, build_cast
 from openreels.studio.project import Project, RenderReport, new_project
-from openreels.studio.render import Settings, render_reference, render_shot
+from openreels.studio.render import Settings, render_reference, render_shot, render_stage_shot
 from openreels.studio.screenplay import Screenplay, parse_fountain
 from openreels.studio.storyboard import Shot, Storyboard, build_storyboard, caption_prompt
 from openreels.studio.writers import write_screenplay
@@ -28,5 +28,6 @@ __all__ = [
     "parse_fountain",
     "render_reference",
     "render_shot",
+    "render_stage_shot",
     "write_screenplay",
 ]

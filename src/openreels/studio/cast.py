@@ -40,19 +40,30 @@ class Character(BaseModel):
     name: str
     kind: vocab.Kind
     skin: vocab.Skin
-    hair_colour: vocab.HairColour
+    hair_color: vocab.HairColour
     hair_style: vocab.HairStyle
-    shirt: vocab.Colour
+    shirt_color: vocab.Colour
     description: str = ""  # free text for real models; empty means the WORLD phrase below
     voice: VoiceSheet
+
+    def world_subject(self) -> dict:
+        """The sheet as a subject of an openreels.world caption."""
+        return {
+            "type": "human",
+            "sub-type": self.kind,
+            "skin": self.skin,
+            "hair_color": None if self.hair_style == "bald" else self.hair_color,
+            "hair_style": self.hair_style,
+            "shirt_color": self.shirt_color,
+        }
 
     def phrase(self) -> str:
         """The character in WORLD.md prompt words, e.g. 'a woman with long red hair in a blue shirt'."""
         if self.hair_style == "bald":
-            return f"a bald {self.kind} with {self.skin} skin in a {self.shirt} shirt"
+            return f"a bald {self.kind} with {self.skin} skin in a {self.shirt_color} shirt"
         return (
-            f"a {self.kind} with {self.skin} skin and {self.hair_style} {self.hair_colour} hair "
-            f"in a {self.shirt} shirt"
+            f"a {self.kind} with {self.hair_style} {self.hair_color} hair and {self.skin} skin "
+            f"in a {self.shirt_color} shirt"
         )
 
 
@@ -100,9 +111,11 @@ def sheet_from_text(name: str, text: str, used_shirts: set[str]) -> dict:
         "name": name,
         "kind": kind or _pick(name, "kind", ("man", "woman")),
         "skin": skin.group(1) if skin else _pick(name, "skin", vocab.SKINS),
-        "hair_colour": hair.group(2) if hair else _pick(name, "hair", ("black", "brown", "blonde", "red")),
+        "hair_color": hair.group(2) if hair else _pick(name, "hair", ("black", "brown", "blonde", "red")),
         "hair_style": style or _pick(name, "style", ("short", "long")),
-        "shirt": shirt.group(1) if shirt else _pick(name, "shirt", vocab.COLOURS, used_shirts | {"white"}),
+        "shirt_color": shirt.group(1)
+        if shirt
+        else _pick(name, "shirt", vocab.COLOURS, used_shirts | {"white"}),
     }
 
 
@@ -115,7 +128,7 @@ def build_cast(screenplay: Screenplay, existing: Cast | None = None) -> Cast:
         if name in kept:
             character = kept[name]
         else:
-            used = {c.shirt for c in characters}
+            used = {c.shirt_color for c in characters}
             fields = sheet_from_text(name, describing_text(name, screenplay), used)
             pitch, rate, variant = KIND_VOICES[fields["kind"]]
             # A distinct voice per character: each further speaker of a kind shifts pitch and rate.

@@ -38,9 +38,10 @@ from openreels.studio.render import (
     frames_for,
     render_reference,
     render_shot,
+    render_stage_shot,
 )
 from openreels.studio.screenplay import Line, Screenplay, parse_fountain
-from openreels.studio.storyboard import LEAD_S, TAIL_S, Shot, Storyboard, build_storyboard, caption_prompt
+from openreels.studio.storyboard import LEAD_S, TAIL_S, Shot, Storyboard, build_storyboard
 from openreels.studio.writers import write_screenplay
 
 SAMPLE_RATE = 22050  # the episode's audio rate (piper's and espeak-ng's own)
@@ -218,10 +219,11 @@ class Project:
         return board
 
     # --- render ------------------------------------------------------------------------------------------
-    def shot_key(self, shot: Shot, cast: Cast, renderer_id: str, ref_keys: dict[str, str]) -> str:
-        s = self.settings
+    @staticmethod
+    def shot_key(shot: Shot, s: Settings, renderer_id: str, ref_keys: dict[str, str]) -> str:
+        """Everything a shot's frames depend on; its dialogue, transition and place in the edit are not."""
         inputs = shot.model_dump(exclude={"dialogue", "transition", "source_line"})
-        inputs["prompt"] = shot.prompt or caption_prompt(shot.caption)
+        inputs["prompt"] = shot.prompt
         names = [sub.name for sub in shot.caption.subjects]
         return key_of(
             "shot",
@@ -233,14 +235,17 @@ class Project:
 
     def render(
         self,
-        shot_renderer: ShotRenderer = render_shot,
+        shot_renderer: ShotRenderer | None = None,
         reference_renderer: ReferenceRenderer = render_reference,
         progress: Progress | None = None,
     ) -> RenderReport:
-        """Render every shot not in the cache, then cut the episode with its audio and subtitles."""
+        """Render every shot not in the cache, then cut the episode with its audio and subtitles.
+        The shot renderer defaults to the settings' choice: the video model, or the stage (an animatic)."""
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
-        s = self.settings
+        s = self.settings.resolve()
+        if shot_renderer is None:
+            shot_renderer = render_stage_shot if s.renderer == "stage" else render_shot
         self.clean_partials()
         board = self.plan(progress=progress)
         screenplay = self.screenplay()
@@ -282,7 +287,7 @@ class Project:
                 if need > shot.duration + 1e-6:
                     shot = shot.model_copy(update={"duration": round(need, 3)})
                     n = frames_for(shot.duration, s.fps)
-            path = self.cached("shots", self.shot_key(shot, cast, renderer_id, ref_keys), ".npz")
+            path = self.cached("shots", self.shot_key(shot, s, renderer_id, ref_keys), ".npz")
             if path.is_file():
                 with np.load(path) as data:
                     frames = data["frames"]
@@ -315,7 +320,12 @@ class Project:
         frames = upscale(frames, s.scale)
         if s.burn_subtitles:
             frames = burn_subtitles(frames, cues, s.fps)
-        meta = {"title": board.title, "writer": self.meta.writer, "settings": s.model_dump(mode="json")}
+        meta = {
+            "title": board.title,
+            "writer": self.meta.writer,
+            "renderer": renderer_id,
+            "settings": s.model_dump(mode="json"),
+        }
         episode = write_video(
             self.path("episode.mp4"), frames, s.fps, metadata=meta, audio=(track, SAMPLE_RATE)
         )

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from openreels.studio import vocab
 from openreels.studio.cast import Cast
@@ -50,10 +50,18 @@ REACTIONS = {
 
 
 class Subject(BaseModel):
+    """A person in a shot, in the keys of openreels.world's SkyCaptioner-shaped captions (plus `name`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     name: str
     type: Literal["human"] = "human"
-    sub_type: vocab.Kind
-    appearance: str
+    sub_type: vocab.Kind = Field(alias="sub-type")
+    appearance: str = ""  # free text for real models; empty means the sheet's words below
+    skin: vocab.Skin
+    hair_color: vocab.HairColour | None
+    hair_style: vocab.HairStyle
+    shirt_color: vocab.Colour
     expression: vocab.Expression = "neutral"
     intensity: Literal["weak", "medium", "strong"] = "medium"
     action: vocab.Action = "standing"
@@ -71,6 +79,15 @@ class Caption(BaseModel):
     environment: vocab.Environment
     backdrop: vocab.Colour | None = None  # studio backdrop or room walls
     lighting: vocab.Lighting = "daylight"
+
+    def world(self) -> dict:
+        """The caption as openreels.world takes it (its dict shape, no studio-only keys)."""
+        data = self.model_dump(by_alias=True)
+        for subject in data["subjects"]:
+            subject.pop("name")
+            if not subject["appearance"]:
+                subject.pop("appearance")
+        return data
 
 
 class Dialogue(BaseModel):
@@ -90,7 +107,12 @@ class Shot(BaseModel):
     seed: int
     caption: Caption
     dialogue: Dialogue | None = None
-    prompt: str = ""  # written from the caption by `plan`; an edited prompt is used as written
+    prompt_override: str = ""  # free text sent instead of the caption's prompt (for real models)
+
+    @property
+    def prompt(self) -> str:
+        return self.prompt_override or caption_prompt(self.caption)
+
     source_line: int = 0
 
 
@@ -101,26 +123,11 @@ class Storyboard(BaseModel):
     shots: list[Shot]
 
 
-def _env_phrase(caption: Caption) -> str:
-    env, colour = caption.environment, caption.backdrop or "gray"
-    place = {
-        "studio": f"Studio with a plain {colour} backdrop",
-        "room": f"Room with {colour} walls",
-    }.get(env, env.capitalize())
-    light = "daylight" if caption.lighting == "daylight" else f"{caption.lighting} light"
-    return f"{place}, {light}."
-
-
 def caption_prompt(caption: Caption) -> str:
-    """The caption in WORLD.md's prompt style: 'Close-up, eye level, static shot. A woman ... Studio ...'."""
-    parts = [f"{caption.shot_type.capitalize()}, {caption.shot_angle}, {caption.camera_motion} shot."]
-    for s in caption.subjects:
-        mood = "" if s.expression == "neutral" else f", {s.expression},"
-        parts.append(
-            f"{s.appearance[0].upper()}{s.appearance[1:]}{mood} is {s.action}, {s.position} of frame."
-        )
-    parts.append(_env_phrase(caption))
-    return " ".join(parts)
+    """The caption in WORLD.md's prompt style, written by the stage's own caption_to_prompt."""
+    from openreels.world import caption_to_prompt
+
+    return caption_to_prompt(caption.world())
 
 
 def line_expression(line: Line) -> vocab.Expression:
@@ -188,7 +195,11 @@ def build_storyboard(
             return Subject(
                 name=name,
                 sub_type=c.kind,
-                appearance=c.description or c.phrase(),
+                appearance=c.description,
+                skin=c.skin,
+                hair_color=None if c.hair_style == "bald" else c.hair_color,
+                hair_style=c.hair_style,
+                shirt_color=c.shirt_color,
                 expression=expression,
                 intensity=intensity,
                 action=action,
@@ -222,7 +233,6 @@ def build_storyboard(
                     duration=round(duration, 3),
                     seed=int(digest[:8], 16),
                     caption=caption,
-                    prompt=caption_prompt(caption),
                     source_line=source,
                     **kw,
                 )
