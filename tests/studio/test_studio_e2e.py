@@ -71,7 +71,7 @@ def test_video_model_end_to_end(tmp_path) -> None:
     pytest.importorskip("openreels.pipelines")
     screenplay = tmp_path / "short.fountain"
     screenplay.write_text(SHORT)
-    settings = Settings(size=(32, 48), steps=2, tts="piper", crossfade=0)
+    settings = Settings(steps=2, tts="piper", crossfade=0, scale=1)
     project = new_project(tmp_path / "ep", screenplay, settings=settings)
     report = project.render()
     board = project.plan()

@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from openreels.errors import OpenreelsError
-from openreels.studio import Project, build_cast, build_storyboard, new_project, parse_fountain, vocab
+from openreels.studio import Project, build_cast, build_storyboard, new_project, parse_fountain
 from openreels.studio.storyboard import LEAD_S, TAIL_S
+from openreels.world import vocab
 
 
 def _board(example_path):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from openreels.media.tts import Voice
 from openreels.studio import vocab
 from openreels.studio.screenplay import Screenplay
+from openreels.world import vocab as W
 
 KIND_WORDS = {
     "man": "man",
@@ -101,21 +102,21 @@ def sheet_from_text(name: str, text: str, used_shirts: set[str]) -> dict:
     """Appearance from a describing sentence; anything it does not say is chosen from the name."""
     low = text.lower()
     kind = next((KIND_WORDS[w] for w in re.findall(r"[a-z]+", low) if w in KIND_WORDS), None)
-    hair = re.search(rf"\b(?:(long|short)\s+)?({'|'.join(vocab.HAIR_COLOURS)})\s+hair", low)
+    hair = re.search(rf"\b(?:(long|short)\s+)?({'|'.join(W.HAIR_COLORS)})\s+hair", low)
     shirt = re.search(
-        rf"\b({'|'.join(vocab.COLOURS)})\s+(?:shirt|t-shirt|top|sweater|jacket|coat|dress)", low
+        rf"\b({'|'.join(W.COLOR_NAMES)})\s+(?:shirt|t-shirt|top|sweater|jacket|coat|dress)", low
     )
-    skin = re.search(rf"\b({'|'.join(vocab.SKINS)})(?:-|\s)(?:skin|skinned)", low)
+    skin = re.search(rf"\b({'|'.join(W.SKINS)})(?:-|\s)(?:skin|skinned)", low)
     style = "bald" if re.search(r"\bbald\b", low) else (hair.group(1) if hair and hair.group(1) else None)
     return {
         "name": name,
         "kind": kind or _pick(name, "kind", ("man", "woman")),
-        "skin": skin.group(1) if skin else _pick(name, "skin", vocab.SKINS),
+        "skin": skin.group(1) if skin else _pick(name, "skin", W.SKINS),
         "hair_color": hair.group(2) if hair else _pick(name, "hair", ("black", "brown", "blonde", "red")),
         "hair_style": style or _pick(name, "style", ("short", "long")),
         "shirt_color": shirt.group(1)
         if shirt
-        else _pick(name, "shirt", vocab.COLOURS, used_shirts | {"white"}),
+        else _pick(name, "shirt", W.COLOR_NAMES, used_shirts | {"white"}),
     }
 
 

@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from openreels.studio import vocab
 from openreels.studio.cast import Cast
 from openreels.studio.screenplay import Action, Line, Scene, Screenplay
+from openreels.world import vocab as W
 
 LEAD_S = 0.25  # silence before a line starts in its shot
 TAIL_S = 0.35  # and after it ends, before the cut
-ESTABLISH_S = 2.5
+ESTABLISH_S = 2.0  # one window of the tiny model (17 frames at 8 fps)
 ACTION_S = 2.0
 REACTION_S = 1.5
 STRONG = {"angry", "crying", "fearful", "surprised", "laughing", "disgusted", "contemptuous"}
@@ -63,7 +64,7 @@ class Subject(BaseModel):
     hair_style: vocab.HairStyle
     shirt_color: vocab.Colour
     expression: vocab.Expression = "neutral"
-    intensity: Literal["weak", "medium", "strong"] = "medium"
+    intensity: vocab.Intensity = "medium"
     action: vocab.Action = "standing"
     position: vocab.Position = "center"
     is_main_subject: bool = True
@@ -140,7 +141,7 @@ def scene_place(scene: Scene) -> tuple[str, str | None, str]:
     """(environment, backdrop colour, lighting) from a heading like 'EXT. PARK - NIGHT'."""
     words = set(re.findall(r"[A-Z]+", scene.location.upper()))
     env = next((e for e, keys in LOCATIONS if words & set(keys)), "room" if scene.interior else "street")
-    colour = next(iter(vocab.words_in(scene.location, vocab.COLOURS)), None)
+    colour = next(iter(vocab.words_in(scene.location, W.COLOR_NAMES)), None)
     if env in ("studio", "room") and colour is None:
         digest = int(hashlib.sha256(scene.location.upper().encode()).hexdigest(), 16)
         colour = ("teal", "yellow", "purple", "orange", "pink", "green", "blue")[digest % 7]

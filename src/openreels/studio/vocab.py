@@ -1,78 +1,28 @@
-"""The stage words of WORLD.md that the studio writes into captions and prompts (the tiny model's vocabulary),
-and the lookups that map screenplay language onto them."""
+"""Field types over the stage's words (WORLD.md, as openreels.world.vocab holds them) and the lookups that map
+screenplay language onto those words."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Literal
 
-Kind = Literal["man", "woman", "child"]
-Skin = Literal["light", "medium", "dark"]
-HairColour = Literal["black", "brown", "blonde", "red", "white", "blue"]
-HairStyle = Literal["short", "long", "bald"]
-Colour = Literal[
-    "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "white", "gray", "black"
-]
-Environment = Literal["studio", "room", "street", "park", "beach", "night sky"]
-Lighting = Literal["daylight", "warm", "cool", "dim"]
-Expression = Literal[
-    "neutral",
-    "happy",
-    "laughing",
-    "sad",
-    "crying",
-    "angry",
-    "surprised",
-    "fearful",
-    "disgusted",
-    "contemptuous",
-    "thoughtful",
-]
-Action = Literal[
-    "standing",
-    "talking",
-    "waving",
-    "nodding",
-    "shaking head",
-    "jumping",
-    "walking left",
-    "walking right",
-    "raising arms",
-    "turning around",
-]
-Position = Literal["left", "center", "right"]
-ShotType = Literal["extreme close-up", "close-up", "medium close-up", "medium shot", "full shot", "wide shot"]
-ShotAngle = Literal["eye level", "high angle", "low angle", "overhead"]
-CameraMotion = Literal[
-    "static",
-    "pan left",
-    "pan right",
-    "tilt up",
-    "tilt down",
-    "zoom in",
-    "zoom out",
-    "dolly in",
-    "dolly out",
-    "truck left",
-    "truck right",
-    "roll clockwise",
-    "roll counterclockwise",
-    "handheld",
-]
+from openreels.world import vocab as W
 
-KINDS: tuple[str, ...] = get_args(Kind)
-SKINS: tuple[str, ...] = get_args(Skin)
-HAIR_COLOURS: tuple[str, ...] = get_args(HairColour)
-HAIR_STYLES: tuple[str, ...] = get_args(HairStyle)
-COLOURS: tuple[str, ...] = get_args(Colour)
-ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
-LIGHTINGS: tuple[str, ...] = get_args(Lighting)
-EXPRESSIONS: tuple[str, ...] = get_args(Expression)
-ACTIONS: tuple[str, ...] = get_args(Action)
-POSITIONS: tuple[str, ...] = get_args(Position)
-SHOT_TYPES: tuple[str, ...] = get_args(ShotType)
-SHOT_ANGLES: tuple[str, ...] = get_args(ShotAngle)
-CAMERA_MOTIONS: tuple[str, ...] = get_args(CameraMotion)
+# pydantic field types for the storyboard and cast files: exactly the stage's words (openreels.world.vocab).
+Kind = Literal[W.KINDS]
+Skin = Literal[W.SKINS]
+HairColour = Literal[W.HAIR_COLORS]
+HairStyle = Literal[W.HAIR_STYLES]
+Colour = Literal[W.COLOR_NAMES]
+Environment = Literal[W.ENVIRONMENTS]
+Lighting = Literal[W.LIGHTINGS]
+Expression = Literal[W.EXPRESSIONS]
+Intensity = Literal[W.INTENSITIES]
+Action = Literal[W.ACTIONS]
+Position = Literal[W.POSITIONS]
+ShotType = Literal[W.SHOT_TYPES]
+ShotAngle = Literal[W.SHOT_ANGLES]
+CameraMotion = Literal[W.CAMERA_MOTIONS]
 
 # Word stems in parentheticals and action text -> WORLD expression / action (first match wins).
 EXPRESSION_CUES = (
