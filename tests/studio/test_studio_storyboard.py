@@ -8,7 +8,7 @@ import yaml
 from openreels.errors import OpenreelsError
 from openreels.studio import Project, build_cast, build_storyboard, new_project, parse_fountain
 from openreels.studio.storyboard import LEAD_S, TAIL_S
-from openreels.world import vocab
+from openreels.world import parse_prompt, vocab
 
 
 def _board(example_path):
@@ -39,7 +39,17 @@ def test_film_grammar(example_path) -> None:
     for shot in board.shots:
         by_scene.setdefault(shot.scene, []).append(shot)
         assert shot.caption.camera_motion in vocab.CAMERA_MOTIONS and len(vocab.CAMERA_MOTIONS) == 14
-        assert shot.prompt.startswith(shot.caption.shot_type.capitalize() + ", " + shot.caption.shot_angle)
+        # The prompt is in the stage's words: the stage's own parser reads the caption back from it.
+        parsed = parse_prompt(shot.prompt)
+        for key in ("shot_type", "shot_angle", "camera_motion", "environment", "lighting"):
+            assert parsed[key] == getattr(shot.caption, key), (shot.id, key)
+        for got, want in zip(parsed["subjects"], shot.caption.subjects, strict=True):
+            assert (got["action"], got["position"], got["shirt_color"]) == (
+                want.action,
+                want.position,
+                want.shirt_color,
+            )
+            assert got.get("expression", "neutral") == want.expression
     assert len(by_scene) == len(sp.scenes)
     for shots in by_scene.values():
         # Every scene opens on an establishing wide shot that shows who is in it.

@@ -37,6 +37,7 @@ LOCATIONS = (
     ("night sky", ("ROOF", "ROOFTOP", "SKY", "HILLTOP")),
     ("street", ("STREET", "ROAD", "CITY", "ALLEY", "MARKET", "SIDEWALK", "TOWN", "SQUARE")),
 )
+_POSITION_WORDS = {"left": "on the left", "center": "in the center", "right": "on the right"}
 REACTIONS = {
     "angry": ("fearful", "standing"),
     "contemptuous": ("sad", "shaking head"),
@@ -128,7 +129,13 @@ def caption_prompt(caption: Caption) -> str:
     """The caption in WORLD.md's prompt style, written by the stage's own caption_to_prompt."""
     from openreels.world import caption_to_prompt
 
-    return caption_to_prompt(caption.world())
+    # Free-text appearances (cast sheets written for real models) follow the stage words they refine.
+    extra = [
+        f"The {s.sub_type} {_POSITION_WORDS[s.position]}: {s.appearance}."
+        for s in caption.subjects
+        if s.appearance
+    ]
+    return " ".join([caption_to_prompt(caption.world()), *extra])
 
 
 def line_expression(line: Line) -> vocab.Expression:
