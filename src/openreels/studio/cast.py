@@ -9,6 +9,7 @@ import re
 
 from pydantic import BaseModel, Field
 
+from openreels.errors import OpenreelsError
 from openreels.media.tts import Voice
 from openreels.studio import vocab
 from openreels.studio.screenplay import Screenplay
@@ -75,7 +76,7 @@ class Cast(BaseModel):
         for character in self.characters:
             if character.name == name:
                 return character
-        raise KeyError(name)
+        raise OpenreelsError(f"no character {name!r} in cast.yaml; fix the name or add a sheet for them")
 
     @property
     def names(self) -> list[str]:
