@@ -142,7 +142,7 @@ def _v1_components(kind: str) -> dict:
         guidance_embeds=True,
         text_embed_dim=16,
         pooled_projection_dim=8,
-        rope_axes_dim=(2, 3, 3),
+        rope_axes_dim=(2, 2, 4),
     )
     vae = AutoencoderKLHunyuanVideo(
         in_channels=3,

@@ -150,6 +150,11 @@ def plan(request: GenerateRequest) -> Plan:
             f"model {spec.id} makes at most {spec.frames} frames; ask for fewer --frames or use a "
             "diffusion-forcing model (e.g. skyreels-v2-df-1.3b-540p or openreels-tiny) for longer videos"
         )
+    if long and task == "flf2v":
+        # diffusers 0.42's DF image-to-video mixes up the end-frame and overlap latent counts past one window.
+        raise OpenreelsError(
+            f"start/end frames work within one window ({spec.frames} frames) of {spec.id}; ask for fewer --frames"
+        )
     if not spec.is_df and (
         request.ar_step or request.causal_block_size or request.overlap_history is not None
     ):
@@ -233,7 +238,10 @@ def _get_pipeline(p: Plan, device: torch.device, dtype: torch.dtype, hook: Pipel
         if type(cached) is cls:
             return cached
         if p.is_df and type(cached).__name__.startswith("DiffusionForcing"):
-            return cls.from_pipe(cached)  # the DF pipelines share all components
+            pipe = cls(**cached.components)  # the DF pipelines share all components
+            pipe.set_progress_bar_config(disable=True)
+            _cache[key] = pipe
+            return pipe
     _cache.clear()
     pipe = load_pipeline(p.model_dir, p.task, "cpu" if hook else device, dtype, spec=p.spec)
     if hook is not None and not hook(pipe):
@@ -345,9 +353,12 @@ def generate(
                 return {}
 
             start = time.perf_counter()
-            out = pipe(
-                **kwargs, generator=torch.Generator("cpu").manual_seed(seed), callback_on_step_end=on_step
-            ).frames[0]
+            # DF's addnoise_condition draws from the global RNG (torch.randn_like): seed it too, restored after.
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                out = pipe(
+                    **kwargs, generator=torch.Generator("cpu").manual_seed(seed), callback_on_step_end=on_step
+                ).frames[0]
             frames = _to_uint8(out)
             if p.task == "extend":
                 # diffusers returns input + re-decoded overlap + new frames; keep the input and the new ones.

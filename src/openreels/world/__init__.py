@@ -19,7 +19,7 @@ from openreels.world.caption import (
     unknown_words,
 )
 from openreels.world.face import NUM_LANDMARKS
-from openreels.world.render import Clip, layout, render, render_reference
+from openreels.world.renderer import Clip, layout, render, render_reference
 from openreels.world.scene import (
     HELD_OUT,
     Character,

@@ -40,7 +40,7 @@ def _appearance(c: Character) -> str:
 
 def shot_position(scene: Scene, lay) -> str:
     """Grid cell (3 x 3) of the main character's face in the first frame."""
-    from openreels.world.render import BODY, POSITION_X
+    from openreels.world.renderer import BODY, POSITION_X
 
     main = scene.characters[0]
     b = BODY[main.kind]
@@ -53,7 +53,7 @@ def shot_position(scene: Scene, lay) -> str:
 def scene_to_caption(scene: Scene, lay=None) -> dict:
     """The structured caption of a scene (what the renderer shows)."""
     if lay is None:
-        from openreels.world.render import layout
+        from openreels.world.renderer import layout
 
         lay = layout(scene, (256, 256))
     subjects = []

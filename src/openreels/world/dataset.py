@@ -16,7 +16,7 @@ import torch
 
 from openreels.world import vocab as V
 from openreels.world.face import NUM_LANDMARKS
-from openreels.world.render import render
+from openreels.world.renderer import render
 from openreels.world.scene import sample_scene
 
 

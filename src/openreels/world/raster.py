@@ -173,36 +173,25 @@ def repeat_xy(f: Sdf, px: float, py: float) -> Sdf:
 
 class Canvas:
     """T frames of H x W float32 RGB in [0, 1], stored planar (3, T, H, W) because numpy is slow on a
-    trailing axis of 3; shapes are painted back to front. `rgb()` gives (T, H, W, 3)."""
+    trailing axis of 3. Shapes are queued with `draw` and painted back to front by `flush`, which does
+    the bookkeeping (inverse maps, pixel boxes) for all shapes in a few batched numpy calls: with small
+    windows, per-call overhead and not pixel work is what costs."""
 
     def __init__(self, frames: int, height: int, width: int, color=(1.0, 1.0, 1.0)) -> None:
         self.t, self.h, self.w = frames, height, width
         self.img = np.empty((3, frames, height, width), np.float32)
         self.fill(color)
         self._u = np.arange(width, dtype=np.float32) + 0.5
-        self._v = np.arange(height, dtype=np.float32) + 0.5
+        self._v = (np.arange(height, dtype=np.float32) + 0.5)[:, None]
+        self._queue: list[tuple] = []
 
     def fill(self, color) -> None:
+        """Paint the whole canvas one colour (before any queued shape)."""
         for k in range(3):
             self.img[k] = color[k]
 
     def rgb(self) -> np.ndarray:
         return self.img.transpose(1, 2, 3, 0)
-
-    def _boxes(self, fwd: np.ndarray, bbox) -> np.ndarray:
-        """Per-frame pixel boxes (T, 4) = r0, r1, c0, c1 that a local bbox reaches, clipped to the frame."""
-        if bbox is None:
-            return np.tile(np.array([0, self.h, 0, self.w]), (fwd.shape[0], 1))
-        x0, y0, x1, y1 = bbox
-        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
-        pts = apply(fwd, corners)  # (T, 4, 2)
-        lo, hi = pts.min(axis=1), pts.max(axis=1)
-        out = np.empty((fwd.shape[0], 4), np.int64)
-        out[:, 0] = np.clip(np.floor(lo[:, 1]) - 1, 0, self.h)
-        out[:, 1] = np.clip(np.ceil(hi[:, 1]) + 1, 0, self.h)
-        out[:, 2] = np.clip(np.floor(lo[:, 0]) - 1, 0, self.w)
-        out[:, 3] = np.clip(np.ceil(hi[:, 0]) + 1, 0, self.w)
-        return out
 
     def draw(
         self,
@@ -211,66 +200,106 @@ class Canvas:
         color,
         bbox: tuple[float, float, float, float] | None = None,
         alpha: float | np.ndarray = 1.0,
-        mask_out: np.ndarray | None = None,
+        label: str | None = None,
         per_frame_shape: bool = False,
     ) -> None:
-        """Paint shape `sdf` (local coordinates) mapped to pixels by per-frame `fwd` (T, 3, 3).
+        """Queue shape `sdf` (local coordinates) mapped to pixels by per-frame `fwd` (T, 3, 3) or (3, 3).
 
-        `alpha` may be per frame (T,); `mask_out`, when given, receives max(coverage) (T, H, W).
-        `per_frame_shape` says the sdf holds (T, 1, 1) parameters, so frames cannot be split.
+        `bbox` bounds the shape locally (None = anywhere); `alpha` may be per frame (T,);
+        `per_frame_shape` says the sdf holds (T, 1, 1) parameters, so its frames are never split.
         """
         if np.ndim(alpha) and not np.any(alpha):
             return
-        if not np.ptp(fwd, axis=0).any():
-            # the same map every frame: evaluate once and broadcast (unless the shape itself changes)
-            boxes = self._boxes(fwd[:1], bbox)
-            self._draw(0, self.t, boxes[0], fwd[:1], sdf, color, alpha, mask_out)
-            return
-        boxes = self._boxes(fwd, bbox)
-        self._split(0, self.t, boxes, fwd, sdf, color, alpha, mask_out, per_frame_shape)
+        fwd = np.broadcast_to(fwd, (self.t, 3, 3))
+        self._queue.append((fwd, sdf, np.asarray(color, np.float32), bbox, alpha, label, per_frame_shape))
 
-    def _split(self, t0, t1, boxes, fwd, sdf, color, alpha, mask_out, fixed) -> None:
-        """Evaluate frames t0..t1 in one window, or in halves when the union window of a moving
-        shape is much bigger than its per-frame windows (a fast camera move)."""
-        b = boxes[t0:t1]
-        union = np.array([b[:, 0].min(), b[:, 1].max(), b[:, 2].min(), b[:, 3].max()])
-        area = max(union[1] - union[0], 0) * max(union[3] - union[2], 0) * (t1 - t0)
-        parts = (np.maximum(b[:, 1] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 2], 0)).sum()
-        if not fixed and t1 - t0 > 1 and area > 1.6 * parts + 400:
-            mid = (t0 + t1) // 2
-            self._split(t0, mid, boxes, fwd, sdf, color, alpha, mask_out, fixed)
-            self._split(mid, t1, boxes, fwd, sdf, color, alpha, mask_out, fixed)
+    def flush(self, masks: dict[str, np.ndarray] | None = None) -> None:
+        """Paint every queued shape in order. With `masks`, also track each label's visible coverage
+        (T, H, W): later shapes hide earlier ones."""
+        queue, self._queue = self._queue, []
+        if not queue:
             return
-        a = alpha[t0:t1] if np.ndim(alpha) else alpha
-        self._draw(t0, t1, union, fwd[t0:t1], sdf, color, a, mask_out)
-
-    def _draw(self, t0, t1, box, fwd, sdf, color, alpha, mask_out) -> None:
-        r0, r1, c0, c1 = (int(v) for v in box)
-        if r1 <= r0 or c1 <= c0:
-            return
-        if np.ndim(alpha) and not np.any(alpha):
-            return
-        # closed-form inverse of the 2x3 affine part (cheaper than np.linalg.inv for small batches)
-        a, b, c = fwd[:, 0, 0], fwd[:, 0, 1], fwd[:, 0, 2]
-        d, e, f = fwd[:, 1, 0], fwd[:, 1, 1], fwd[:, 1, 2]
+        t = self.t
+        fwd = np.stack([q[0] for q in queue])  # (N, T, 3, 3)
+        a, b, c = fwd[..., 0, 0], fwd[..., 0, 1], fwd[..., 0, 2]
+        d, e, f = fwd[..., 1, 0], fwd[..., 1, 1], fwd[..., 1, 2]
         det = a * e - b * d
         ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
-        ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
-        px = np.sqrt(np.abs(1.0 / det)).astype(np.float32)[:, None, None]  # local units per pixel
-        u, v = self._u[c0:c1], self._v[r0:r1, None]
-        col = lambda k: k.astype(np.float32)[:, None, None]  # noqa: E731
-        x = col(ia) * u + col(ib) * v + col(ic)
-        y = col(id_) * u + col(ie) * v + col(if_)
+        inv = np.stack([ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f), np.sqrt(np.abs(det))])
+        inv = inv.astype(np.float32)[..., None, None]  # (7, N, T, 1, 1); [6] = pixels per local unit
+        static = ~np.ptp(fwd, axis=1).any(axis=(1, 2))
+        bb = np.array([q[3] if q[3] is not None else (np.nan,) * 4 for q in queue], np.float64)
+        corners = np.stack([bb[:, [0, 1]], bb[:, [2, 1]], bb[:, [0, 3]], bb[:, [2, 3]]], 1)  # (N, 4, 2)
+        pts = np.einsum("ntij,nkj->ntki", fwd[..., :2, :2], corners) + fwd[:, :, None, :2, 2]
+        lo, hi = pts.min(axis=2), pts.max(axis=2)  # (N, T, 2)
+        boxes = np.stack(
+            [
+                np.floor(lo[..., 1]) - 1,
+                np.ceil(hi[..., 1]) + 1,
+                np.floor(lo[..., 0]) - 1,
+                np.ceil(hi[..., 0]) + 1,
+            ],
+            -1,
+        )
+        full = np.isnan(bb[:, 0])
+        boxes[full] = (0, self.h, 0, self.w)
+        boxes = np.clip(boxes, 0, np.array([self.h, self.h, self.w, self.w])).astype(np.int64)  # (N, T, 4)
+        union = np.stack(
+            [boxes[..., 0].min(1), boxes[..., 1].max(1), boxes[..., 2].min(1), boxes[..., 3].max(1)], 1
+        )
+        side = np.maximum(boxes[..., 1::2] - boxes[..., 0::2], 0)  # (N, T, 2) heights and widths
+        parts = (side[..., 0] * side[..., 1]).sum(1)
+        area = np.maximum(union[:, 1] - union[:, 0], 0) * np.maximum(union[:, 3] - union[:, 2], 0) * t
+        split = (area > 1.6 * parts + 400) & ~static & (t > 1)
+        for i, (_, sdf, color, _, alpha, label, fixed) in enumerate(queue):
+            if static[i]:
+                self._paint(inv[:, i, :1], boxes[i, 0], 0, t, sdf, color, alpha, label, masks)
+            elif split[i] and not fixed:
+                self._split(inv[:, i], boxes[i].tolist(), 0, t, sdf, color, alpha, label, masks)
+            else:
+                self._paint(inv[:, i], union[i], 0, t, sdf, color, alpha, label, masks)
+
+    def _split(self, inv, boxes, t0, t1, sdf, color, alpha, label, masks) -> None:
+        """Paint frames t0..t1 in one window, or in halves when the union window of a moving shape is
+        much bigger than its per-frame windows (a fast camera move)."""
+        bx = boxes[t0:t1]
+        r0, r1 = min(b[0] for b in bx), max(b[1] for b in bx)
+        c0, c1 = min(b[2] for b in bx), max(b[3] for b in bx)
+        if t1 - t0 > 1:
+            area = max(r1 - r0, 0) * max(c1 - c0, 0) * (t1 - t0)
+            parts = sum(max(b[1] - b[0], 0) * max(b[3] - b[2], 0) for b in bx)
+            if area > 1.6 * parts + 400:
+                mid = (t0 + t1) // 2
+                self._split(inv, boxes, t0, mid, sdf, color, alpha, label, masks)
+                self._split(inv, boxes, mid, t1, sdf, color, alpha, label, masks)
+                return
+        a = alpha[t0:t1] if np.ndim(alpha) else alpha
+        self._paint(inv[:, t0:t1], (r0, r1, c0, c1), t0, t1, sdf, color, a, label, masks)
+
+    def _paint(self, inv, box, t0, t1, sdf, color, alpha, label, masks) -> None:
+        r0, r1, c0, c1 = (int(v) for v in box)
+        if r1 <= r0 or c1 <= c0 or (np.ndim(alpha) and not np.any(alpha)):
+            return
+        u, v = self._u[c0:c1], self._v[r0:r1]
+        x = inv[0] * u + inv[1] * v + inv[2]
+        y = inv[3] * u + inv[4] * v + inv[5]
         cov = sdf(x, y)
-        cov = 0.5 - cov / px
-        np.clip(cov, 0.0, 1.0, out=cov)
+        cov *= -inv[6]  # coverage = 0.5 - distance in pixels, clipped to [0, 1]
+        cov += 0.5
+        np.maximum(cov, 0.0, out=cov)
+        np.minimum(cov, 1.0, out=cov)
         if np.ndim(alpha):
             cov = cov * np.asarray(alpha, np.float32)[:, None, None]
         elif alpha != 1.0:
             cov *= alpha
-        if mask_out is not None:
-            m = mask_out[t0:t1, r0:r1, c0:c1]
-            np.maximum(m, cov, out=m)
-        for k in range(3):
-            region = self.img[k, t0:t1, r0:r1, c0:c1]
-            region += cov * (np.float32(color[k]) - region)
+        region = self.img[:, t0:t1, r0:r1, c0:c1]
+        region += cov * (color[:, None, None, None] - region)
+        if masks is not None:
+            full = np.broadcast_to(cov, region.shape[1:])
+            for name, m in masks.items():
+                if name != label:
+                    m[t0:t1, r0:r1, c0:c1] *= 1.0 - full  # later shapes hide earlier ones
+            if label is not None:
+                m = masks.setdefault(label, np.zeros((self.t, self.h, self.w), np.float32))
+                w = m[t0:t1, r0:r1, c0:c1]
+                w += full * (1.0 - w)

@@ -1,7 +1,7 @@
 """What a stage clip shows: dataclasses for scenes, seeded sampling, and the held-out split.
 
-A `Scene` holds only contract words (see vocab.py) plus `seed`, which drives details no caption names
-(background props, blink times, handheld shake). Everything a caption names is drawn exactly as named.
+A `Scene` holds only contract words (see vocab.py) plus `seed`, which times the blinks (the one detail
+no caption names). Everything else on screen follows from the caption's words.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Scene:
     backdrop: str | None = "teal"  # the studio backdrop or the room's wall colour; None elsewhere
     lighting: str = "daylight"
     shot: Shot = field(default_factory=Shot)
-    seed: int = 0  # details no caption names: props, blinks, handheld shake
+    seed: int = 0  # times the blinks; nothing else on screen depends on it
 
     def replace(self, **changes: object) -> Scene:
         """A deep copy with top-level fields changed."""

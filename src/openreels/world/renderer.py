@@ -150,9 +150,9 @@ def camera_path(scene: Scene, lay: Layout, frames: int, fps: float) -> dict[str,
     elif m == "zoom out":
         zoom = 1.0 / (1.0 + 0.6 * tau)
     elif m == "dolly in":
-        dolly = 0.4 * tau
+        dolly = 0.45 * tau  # people grow 1.8x (zoom in: 1.6x); the background far less
     elif m == "dolly out":
-        dolly = -0.6 * tau
+        dolly = -0.8 * tau  # people shrink to 0.56x (zoom out: 0.63x)
     elif m == "truck left":
         truck[:, 0] = -0.3 * vw * tau
     elif m == "truck right":
@@ -162,11 +162,11 @@ def camera_path(scene: Scene, lay: Layout, frames: int, fps: float) -> dict[str,
     elif m == "roll counterclockwise":
         roll = math.radians(25) * tau
     elif m == "handheld":
-        rng = np.random.default_rng([scene.seed, 7])
+        rng = np.random.default_rng(7)  # one fixed shake path: the handheld template, like the others
         sec = t / fps
         for k in range(3):
             f, ph = rng.uniform(0.4, 1.6, 3), rng.uniform(0, 2 * np.pi, 3)
-            amp = 0.02 / (k + 1)
+            amp = 0.012 / (k + 1)
             pan[:, 0] += amp * lay.h * (np.sin(2 * np.pi * f[0] * sec + ph[0]) - np.sin(ph[0]))
             pan[:, 1] += amp * lay.h * (np.sin(2 * np.pi * f[1] * sec + ph[1]) - np.sin(ph[1]))
             roll += math.radians(1.5) / (k + 1) * (np.sin(2 * np.pi * f[2] * sec + ph[2]) - np.sin(ph[2]))
@@ -192,25 +192,15 @@ def layer_transform(cam: dict[str, np.ndarray], lay: Layout, depth: float) -> np
 
 
 class Painter:
-    def __init__(self, canvas: R.Canvas, with_masks: bool) -> None:
+    """Queues shapes on a canvas; `label` names what a shape belongs to, for visibility masks."""
+
+    def __init__(self, canvas: R.Canvas) -> None:
         self.canvas = canvas
-        self.masks: dict[str, np.ndarray] | None = {} if with_masks else None
 
     def __call__(
         self, fwd, sdf, color, bbox=None, alpha=1.0, label: str | None = None, per_frame=False
     ) -> None:
-        if self.masks is None:
-            self.canvas.draw(fwd, sdf, color, bbox, alpha, per_frame_shape=per_frame)
-            return
-        c = self.canvas
-        cov = np.zeros((c.t, c.h, c.w), np.float32)
-        c.draw(fwd, sdf, color, bbox, alpha, mask_out=cov, per_frame_shape=per_frame)
-        for name, m in self.masks.items():
-            if name != label:
-                m *= 1.0 - cov  # later shapes hide earlier ones
-        if label is not None:
-            m = self.masks.setdefault(label, np.zeros_like(cov))
-            m += cov * (1.0 - m)
+        self.canvas.draw(fwd, sdf, color, bbox, alpha, label, per_frame)
 
 
 # ---- characters -----------------------------------------------------------------------------------------
@@ -698,12 +688,23 @@ def _ground(hz: float) -> R.Sdf:
     return R.halfplane(0.0, -1.0, -hz)  # inside below the horizon (y > hz)
 
 
+def _below(y: float, margin: float = 0.05) -> tuple[float, float, float, float]:
+    """Local bbox of everything below height y (for ground-like shapes)."""
+    return (-1e4, y - margin, 1e4, 1e4)
+
+
+def _band(y0: float, y1: float) -> tuple[float, float, float, float]:
+    return (-1e4, y0 - 0.02, 1e4, y1 + 0.02)
+
+
 def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fwd: np.ndarray) -> None:
-    """The background plate; props are placed from scene.seed over a wide strip so camera moves stay inside."""
+    """The background plate. Each environment is one fixed set (like a studio backlot): its props are
+    placed by a per-environment seed over a wide strip, so camera moves stay inside it and a caption
+    fixes every pixel of the plate (which is what lets probes re-render what a caption says)."""
     env = scene.environment
-    rng = np.random.default_rng([scene.seed, 3])
+    rng = np.random.default_rng([V.ENVIRONMENTS.index(env), 3])
     hz = lay.horizon
-    big = None
+    paint = functools.partial(paint, label="env")  # the plain fill (backdrop, wall, sky) stays unlabelled
     if env == "studio":
         canvas.fill(_rgb(V.COLORS[scene.backdrop]))
         return
@@ -721,22 +722,27 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
             else:  # framed picture
                 paint(fwd, R.box(0.16, 0.12, 0.0, x, y), _rgb((90, 60, 35)), bb)
                 paint(fwd, R.box(0.13, 0.09, 0.0, x, y), _rgb(rng.integers(40, 230, 3)), bb)
-        paint(fwd, _ground(hz), _rgb((150, 105, 65)), big)
-        paint(fwd, R.intersect(_ground(hz), R.halfplane(0.0, 1.0, hz + 0.04)), _rgb((235, 232, 222)), big)
+        paint(fwd, _ground(hz), _rgb((150, 105, 65)), _below(hz))
+        paint(
+            fwd,
+            R.intersect(_ground(hz), R.halfplane(0.0, 1.0, hz + 0.04)),
+            _rgb((235, 232, 222)),
+            _band(hz, hz + 0.04),
+        )
         return
     if env == "night sky":
         canvas.fill(_rgb((12, 16, 44)))
-        paint(fwd, _ground(hz - 0.6), _rgb((28, 36, 78)), big, alpha=0.6)
-        paint(fwd, _stars(scene.seed), _rgb((250, 248, 220)), big)
+        paint(fwd, _ground(hz - 0.6), _rgb((28, 36, 78)), _below(hz - 0.6), alpha=0.6)
+        paint(fwd, _stars(5), _rgb((250, 248, 220)), (-1e4, -1e4, 1e4, hz + 0.1))
         mx, my = rng.uniform(-1.2, 1.2), hz - rng.uniform(0.9, 1.4)
         moon = R.subtract(R.ellipse(0.12, 0.12, mx, my), R.ellipse(0.1, 0.1, mx + 0.06, my - 0.03))
         paint(fwd, moon, _rgb((245, 240, 200)), (mx - 0.2, my - 0.2, mx + 0.2, my + 0.2))
         hills = lambda x, y: hz + 0.03 * np.sin(x * 2.1 + 1.0) + 0.02 * np.sin(x * 5.3) - y  # noqa: E731
-        paint(fwd, hills, _rgb((22, 26, 34)), big)
+        paint(fwd, hills, _rgb((22, 26, 34)), _below(hz - 0.05))
         return
     sky = {"street": (165, 205, 238), "park": (150, 200, 245), "beach": (135, 195, 245)}[env]
     canvas.fill(_rgb(sky))
-    paint(fwd, _ground(hz - 0.5), _rgb((255, 255, 255)), big, alpha=0.18)
+    paint(fwd, _ground(hz - 0.5), _rgb((255, 255, 255)), _below(hz - 0.5), alpha=0.18)
     if env == "street":
         for i in range(-9, 10):
             x = i * 0.62 + rng.uniform(-0.1, 0.1)
@@ -753,13 +759,23 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
                 R.box(hw - 0.05, half - 0.08, 0.0, x, top + half - 0.03),
             )
             paint(fwd, windows, _rgb((225, 225, 185)), bb)
-        paint(fwd, _ground(hz), _rgb((178, 176, 170)), big)
-        paint(fwd, R.intersect(_ground(hz), R.halfplane(0.0, 1.0, hz + 0.03)), _rgb((120, 120, 118)), big)
+        paint(fwd, _ground(hz), _rgb((178, 176, 170)), _below(hz))
+        paint(
+            fwd,
+            R.intersect(_ground(hz), R.halfplane(0.0, 1.0, hz + 0.03)),
+            _rgb((120, 120, 118)),
+            _band(hz, hz + 0.03),
+        )
         seams = R.intersect(R.repeat_x(R.box(0.006, 100.0), 0.45), _ground(hz + 0.03))
-        paint(fwd, seams, _rgb((150, 148, 142)), big)
+        paint(fwd, seams, _rgb((150, 148, 142)), _below(hz + 0.03))
         return
     if env == "park":
-        paint(fwd, R.repeat_x(R.ellipse(0.5, 0.18, 0.0, hz), 0.9), _rgb((110, 165, 100)), big)
+        paint(
+            fwd,
+            R.repeat_x(R.ellipse(0.5, 0.18, 0.0, hz), 0.9),
+            _rgb((110, 165, 100)),
+            _band(hz - 0.18, hz + 0.18),
+        )
         for i in range(-8, 9):
             x = i * 0.75 + rng.uniform(-0.2, 0.2)
             th = rng.uniform(0.45, 0.75)
@@ -767,7 +783,7 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
             paint(fwd, R.box(0.035, th / 2, 0.0, x, hz - th / 2 + 0.02), _rgb((110, 75, 45)), bb)
             green = (40 + int(rng.integers(30)), 120 + int(rng.integers(40)), 50)
             paint(fwd, R.ellipse(0.24, 0.26, x, hz - th), _rgb(green), bb)
-        paint(fwd, _ground(hz), _rgb((95, 170, 75)), big)
+        paint(fwd, _ground(hz), _rgb((95, 170, 75)), _below(hz))
         return
     if env == "beach":
         sx, sy = rng.uniform(-1.2, 1.2), hz - rng.uniform(0.7, 1.2)
@@ -777,9 +793,9 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
             _rgb((255, 235, 140)),
             (sx - 0.2, sy - 0.2, sx + 0.2, sy + 0.2),
         )
-        paint(fwd, _ground(hz), _rgb((40, 110, 190)), big)
+        paint(fwd, _ground(hz), _rgb((40, 110, 190)), _below(hz))
         sand = lambda x, y: hz + 0.14 + 0.015 * np.sin(x * 7.0) - y  # noqa: E731
-        paint(fwd, sand, _rgb((232, 212, 160)), big)
+        paint(fwd, sand, _rgb((232, 212, 160)), _below(hz + 0.12))
         return
     raise OpenreelsError(f"unknown environment {env!r}")
 
@@ -809,7 +825,7 @@ def render(
 ) -> Clip:
     """Render `frames` frames of `scene` at `size` = (height, width) with full ground truth.
 
-    Deterministic: the same scene (including scene.seed) gives the same pixels. `masks=True` also returns
+    Deterministic: the same scene gives the same pixels (scene.seed only times the blinks). `masks=True` also returns
     per-label visible coverage (char<i>, face<i>, hair<i>, shirt<i>, object<j>) for probes.
     """
     h, w = _check_size(size)
@@ -825,7 +841,7 @@ def render(
     tau = t / (frames - 1) if frames > 1 else np.zeros(1)
     sec = t / fps
     canvas = R.Canvas(frames, h, w)
-    paint = Painter(canvas, masks)
+    paint = Painter(canvas)
     layers = {
         "background": layer_transform(cam, lay, ENV_DEPTH[scene.environment]),
         "characters": layer_transform(cam, lay, CHAR_DEPTH),
@@ -859,6 +875,8 @@ def render(
             * (1.0 + 0.5 * (o.kind == "umbrella")),
         )
         obj_boxes[:, j] = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    mask_out: dict[str, np.ndarray] | None = {} if masks else None
+    canvas.flush(mask_out)
     pixels = _lighting(canvas, scene.lighting)
     camera = dict(cam)
     camera.update({f"layer/{k}": v for k, v in layers.items()})
@@ -877,7 +895,7 @@ def render(
         boxes={"characters": char_boxes, "objects": obj_boxes},
         camera=camera,
         scene=scene,
-        masks=paint.masks or {},
+        masks=mask_out or {},
     )
 
 
@@ -910,7 +928,8 @@ def render_reference(
         s = 0.6 * min(h, w) / (1.0 + 0.4 * (scene.objects[index].kind == "umbrella"))
         dy = -0.2 * s if scene.objects[index].kind in ("umbrella", "flower") else 0.0
         fwd = R.translate(w / 2, h / 2 + dy) @ R.scale(s, s)
-        _object(Painter(canvas, False), fwd[None], scene.objects[index], "object")
+        _object(Painter(canvas), fwd[None], scene.objects[index], "object")
+        canvas.flush()
         return _lighting(canvas, "daylight")[0]
     if what == "background":
         lay = layout(scene, (h, w))
@@ -922,11 +941,8 @@ def render_reference(
         )
         canvas = R.Canvas(1, h, w)
         _environment(
-            Painter(canvas, False),
-            canvas,
-            scene,
-            lay,
-            layer_transform(cam, lay, ENV_DEPTH[scene.environment]),
+            Painter(canvas), canvas, scene, lay, layer_transform(cam, lay, ENV_DEPTH[scene.environment])
         )
+        canvas.flush()
         return _lighting(canvas, scene.lighting)[0]
     raise OpenreelsError(f"reference must be 'character', 'object' or 'background', got {what!r}")
