@@ -3,8 +3,8 @@ WORLD.md's style.
 
 Grammar per scene: an establishing wide shot; action lines that move someone become full shots;
 dialogue is shot/reverse-shot (each speaker framed alone on a fixed side of the screen, so eyelines
-hold across cuts); a question, exclamation or strong emotion the listener does not answer at once gets
-the listener's reaction close-up; strong emotion pushes in (closer shot, dolly in) and tilts the angle
+hold across cuts); the listener's reaction close-up follows a question or exclamation they do not answer
+at once, a strongly emotional line, and the scene's last line; strong emotion pushes in (closer shot, dolly in) and tilts the angle
 (low for anger, high for fear and sadness). A dialogue shot lasts as long as its spoken line plus a
 breath either side.
 """
@@ -196,10 +196,9 @@ def build_storyboard(
         sides = dict(zip(present, ("left", "right") if len(present) == 2 else ("center",), strict=False))
         count = 0
 
-        def subject(name: str, expression="neutral", action="standing", position=None, main=True) -> Subject:
+        def subject(name: str, expression="neutral", action="standing", main=True) -> Subject:
             c = cast.get(name)
             intensity = "strong" if expression in STRONG else "medium"
-            where = position or sides.get(name, "center")
             return Subject(
                 name=name,
                 sub_type=c.kind,
@@ -211,7 +210,7 @@ def build_storyboard(
                 expression=expression,
                 intensity=intensity,
                 action=action,
-                position=where,
+                position=sides.get(name, "center"),
                 is_main_subject=main,
             )
 
