@@ -3,10 +3,10 @@ WORLD.md's style.
 
 Grammar per scene: an establishing wide shot; action lines that move someone become full shots;
 dialogue is shot/reverse-shot (each speaker framed alone on a fixed side of the screen, so eyelines
-hold across cuts); the listener's reaction close-up follows a question or exclamation they do not answer
-at once, a strongly emotional line, and the scene's last line; strong emotion pushes in (closer shot, dolly in) and tilts the angle
-(low for anger, high for fear and sadness). A dialogue shot lasts as long as its spoken line plus a
-breath either side.
+hold across cuts); the listener's reaction close-up follows a question or exclamation they do not
+answer at once, a strongly emotional line, and the scene's last line; strong emotion pushes in (closer
+shot, dolly in) and tilts the angle (low for anger, high for fear and sadness). A dialogue shot lasts as
+long as its spoken line plus a breath either side.
 """
 
 from __future__ import annotations
