@@ -74,8 +74,14 @@ def test_episode_av_sync_and_subtitles_under_their_audio(project, fake_shots, re
 def test_cache_rerenders_only_changed_shots(project, fake_shots, render_fake) -> None:
     first = render_fake(project)
     assert first.rendered == first.shots
+    mtime = (project.root / "episode.mp4").stat().st_mtime_ns
     again = render_fake(project)
     assert again.rendered == 0 and again.cached == first.shots
+    assert not again.recut and (project.root / "episode.mp4").stat().st_mtime_ns == mtime  # nothing to re-cut
+    project.meta.settings = project.settings.model_copy(update={"burn_subtitles": False})
+    project.save_meta()
+    recut = render_fake(project)
+    assert recut.rendered == 0 and recut.recut  # an edit setting re-cuts from cached shots
 
     # A storyboard edit re-renders that shot alone.
     path = project.root / "storyboard.yaml"

@@ -72,6 +72,8 @@ class RenderReport:
     writer: str
     tts: str
     timings: dict[str, float] = field(default_factory=dict)
+    edit_key: str = ""  # hash of everything the cut depends on
+    recut: bool = True  # False when nothing changed and the last episode was kept
 
 
 def key_of(*parts: object) -> str:
@@ -168,10 +170,15 @@ class Project:
             path.unlink(missing_ok=True)
         return len(stale)
 
+    def _audio_key(self, text: str, character: Character, tts_name: str) -> tuple[str, str]:
+        """(TTS backend, cache key) of a line, without loading the TTS."""
+        backend = self._tts.name if self._tts else resolve_tts(tts_name)
+        return backend, key_of("line", text, character.voice.model_dump(), backend)
+
     def line_audio(self, text: str, character: Character, tts_name: str) -> np.ndarray:
         """A line's speech at SAMPLE_RATE, synthesised once per (text, voice, TTS)."""
-        backend = self._tts.name if self._tts else resolve_tts(tts_name)
-        path = self.cached("audio", key_of("line", text, character.voice.model_dump(), backend), ".npz")
+        backend, key = self._audio_key(text, character, tts_name)
+        path = self.cached("audio", key, ".npz")
         self.tts_used.add(backend)
         if path.is_file():
             with np.load(path) as data:
@@ -277,6 +284,7 @@ class Project:
         renderer_id = _renderer_id(shot_renderer)
         clips: list[np.ndarray] = []
         audio: dict[str, np.ndarray] = {}
+        edit_inputs: list = [s.model_dump(mode="json"), board.fade_out, board.title, self.meta.writer]
         rendered = 0
         for i, shot in enumerate(board.shots):
             if progress:
@@ -290,7 +298,16 @@ class Project:
                 if need > shot.duration + 1e-6:
                     shot = shot.model_copy(update={"duration": round(need, 3)})
                     n = frames_for(shot.duration, s.fps)
-            path = self.cached("shots", self.shot_key(shot, s, renderer_id, ref_keys), ".npz")
+            key = self.shot_key(shot, s, renderer_id, ref_keys)
+            edit_inputs.append(
+                [
+                    key,
+                    shot.transition,
+                    shot.dialogue and shot.dialogue.model_dump(),
+                    len(audio.get(shot.id, ())),
+                ]
+            )
+            path = self.cached("shots", key, ".npz")
             if path.is_file():
                 with np.load(path) as data:
                     frames = data["frames"]
@@ -308,6 +325,16 @@ class Project:
         timings["shots"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
+        edit_key = key_of("edit", edit_inputs)
+        last = self._last_report()
+        outputs = [self.path(n) for n in ("episode.mp4", "episode.srt", "storyboard.png")]
+        if last.get("edit_key") == edit_key and all(p.is_file() for p in outputs):
+            # Nothing the cut depends on changed: keep the episode rather than encode it again.
+            last.update(rendered=rendered, cached=len(board.shots) - rendered, recut=False)
+            last.update(
+                seconds=time.perf_counter() - t_start, timings={k: round(v, 2) for k, v in timings.items()}
+            )
+            return self._save_report(RenderReport(**last))
         transitions = [sh.transition for sh in board.shots]
         overlap, fade = round(s.crossfade * s.fps), round(s.fade * s.fps)
         frames = assemble(clips, transitions, overlap, fade=fade, fade_out=board.fade_out)
@@ -350,7 +377,17 @@ class Project:
             writer=self.meta.writer,
             tts=",".join(sorted(self.tts_used)) or "none",
             timings={k: round(v, 2) for k, v in timings.items()},
+            edit_key=edit_key,
         )
+        return self._save_report(report)
+
+    def _last_report(self) -> dict:
+        try:
+            return json.loads(self.path("render.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_report(self, report: RenderReport) -> RenderReport:
         with atomic_output(self.path("render.json")) as tmp:
             tmp.write_text(json.dumps(asdict(report), indent=2) + "\n")
         return report
