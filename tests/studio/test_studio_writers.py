@@ -43,6 +43,9 @@ def test_builtin_writer_is_deterministic_and_parses() -> None:
     sp = parse_fountain(text)
     assert [s.heading for s in sp.scenes] == ["EXT. PARK - DAY", "INT. KITCHEN - NIGHT", "EXT. BEACH - DAY"]
     assert set(sp.characters) == {"MAYA", "LEO"}
+    assert "MAYA, a woman with" in text and "LEO, a man with" in text  # "His grandmother" follows Leo
+    sam = write_screenplay("Sam walks into the cafe. He orders tea. Ana smiles at him.", "builtin", env={})[0]
+    assert "SAM, a man with" in sam and "Title: Sam and Ana" in sam  # "He orders tea" follows Sam
     lines = [(ln.character, ln.text) for s in sp.scenes for ln in s.lines]
     assert ("MAYA", "You found it!") in lines and ("LEO", "It was here all along?") in lines
     with pytest.raises(OpenreelsError, match="story is empty"):

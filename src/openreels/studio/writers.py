@@ -42,16 +42,27 @@ def _names(story: str) -> list[str]:
     words = [w for s in _sentences(plain) for w in re.findall(r"[A-Za-z']+", s)]
     counts = {w: words.count(w) for w in words if w[0].isupper() and w not in STOP}
     mid = {w for s in _sentences(plain) for w in re.findall(r"[A-Za-z']+", s)[1:]}
-    names = [w for w in counts if counts[w] >= 2 or w in mid]
+    # A capitalised word opening a sentence before a present-tense verb ("Sam walks ...") is a name too.
+    starters = {m.group(1) for s in _sentences(plain) if (m := re.match(r"([A-Z][a-z]+) [a-z]+s\b", s))}
+    names = [w for w in counts if counts[w] >= 2 or w in mid or w in starters]
     return sorted(names, key=lambda w: (-counts[w], story.find(w)))[:2]
 
 
-def _kind(name: str, story: str, index: int) -> str:
-    """'woman' or 'man' from the first pronoun after the name's first mention; alternating otherwise."""
-    at = story.upper().find(name)
-    pronoun = re.search(r"\b(she|her|he|his|him)\b", story[at:], re.I) if at >= 0 else None
-    if pronoun:
-        return "woman" if pronoun.group(1).lower() in ("she", "her") else "man"
+def _kind(name: str, story: str, names: list[str], index: int) -> str:
+    """'woman' or 'man' from a he/she pronoun in, or right after, a sentence naming only this character;
+    alternating when the story never says."""
+    sentences = _sentences(story)
+    for i, sentence in enumerate(sentences):
+        named = [n for n in names if re.search(rf"\b{n}\b", sentence, re.I)]
+        if named != [name]:
+            continue
+        for text in sentences[i : i + 2]:
+            others = [n for n in names if n != name and re.search(rf"\b{n}\b", text, re.I)]
+            # Subject pronouns, or a possessive opening the sentence ("His grandmother ..."); "at him" is
+            # usually someone else.
+            pronoun = re.search(r"\b(she|he)\b|^(her|his)\b", text, re.I)
+            if pronoun and not others:
+                return "woman" if pronoun.group(0).lower() in ("she", "her") else "man"
     return ("woman", "man")[index % 2]
 
 
@@ -70,8 +81,7 @@ def builtin_writer(story: str) -> str:
         sents = _sentences(story)
         k = max(1, math.ceil(len(sents) / 3))
         paragraphs = [" ".join(sents[i : i + k]) for i in range(0, len(sents), k)]
-    title = " ".join(_sentences(story)[0].rstrip(".!?").split()[:6])
-    out = [f"Title: {title}", "", "FADE IN:", ""]
+    out = [f"Title: {' and '.join(n.title() for n in names)}", "", "FADE IN:", ""]
     introduced: set[str] = set()
     for si, para in enumerate(paragraphs):
         words = re.findall(r"[A-Z]+", para.upper())
@@ -110,7 +120,7 @@ def _introduce(sentence: str, names: list[str], introduced: set[str], story: str
             introduced.add(n)
             i = names.index(n)
             notes.append(
-                f"{n}, a {_kind(n, story, i)} with {('long', 'short')[i % 2]} "
+                f"{n}, a {_kind(n, story, names, i)} with {('long', 'short')[i % 2]} "
                 f"{('red', 'black', 'brown', 'blonde')[i % 4]} hair in a {('blue', 'green', 'yellow', 'purple')[i % 4]} shirt, is here."
             )
     return " ".join([sentence, *notes])
