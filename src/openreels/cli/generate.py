@@ -213,7 +213,7 @@ def generate_command(
             console.print(f"note: {text}", highlight=False)
 
     hook = runtime_hook(runtime, settings.get("device"))
-    if quiet:
+    if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
         videos = generate(request, pipeline_hook=hook, on_note=note)
     else:
         from rich.progress import (

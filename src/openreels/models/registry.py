@@ -302,9 +302,10 @@ def spec_from_folder(folder: Path, base: ModelSpec | None = None) -> ModelSpec:
             if not config.is_file():
                 config = folder / "transformer" / "config.json"
             if config.is_file() and "Hunyuan" in config.read_text():
-                cls = "HunyuanVideoPipeline"  # transformer-only V1 checkpoint; in_channels tells T2V from I2V
-                if json.loads(config.read_text()).get("in_channels", 16) > 16:
-                    cls = "HunyuanSkyreelsImageToVideoPipeline"
+                # A transformer-only V1 checkpoint: I2V takes image latents on extra input channels.
+                cfg = json.loads(config.read_text())
+                i2v = cfg.get("in_channels", 16) > (cfg.get("out_channels") or 16)
+                cls = "HunyuanSkyreelsImageToVideoPipeline" if i2v else "HunyuanVideoPipeline"
         if cls not in _BY_PIPELINE_CLASS:
             raise OpenreelsError(
                 f"{folder} is not a SkyReels checkpoint openreels knows (no model_index.json naming a "
