@@ -1,0 +1,68 @@
+"""Loading the Skywork/SkyReels-A2 folder layout through diffusers/transformers classes."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from openreels.errors import OpenreelsError
+from openreels.pipelines.compose import TEXT_TOKENS, load_compose_pipeline
+
+
+def test_layout_loads_as_diffusers_components(a2_dir, a2_pipe):
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import CLIPVisionModel, UMT5EncoderModel
+
+    # The folder is written the way the original saves it: the transformer config names A2Model.
+    assert json.loads((a2_dir / "transformer" / "config.json").read_text())["_class_name"] == "A2Model"
+    assert isinstance(a2_pipe.transformer, WanTransformer3DModel)
+    assert isinstance(a2_pipe.vae, AutoencoderKLWan)
+    assert isinstance(a2_pipe.image_encoder, CLIPVisionModel)
+    assert isinstance(a2_pipe.text_encoder, UMT5EncoderModel)
+    z = a2_pipe.vae.config.z_dim
+    assert a2_pipe.transformer.config.in_channels == 2 * z + a2_pipe.vae_scale_temporal
+    assert a2_pipe.vae_scale_temporal == 4 and a2_pipe.vae_scale_spatial == 8 and a2_pipe.size_multiple == 16
+
+
+def test_prompt_states_are_512_tokens_zero_after_the_end(a2_pipe):
+    states = a2_pipe.encode_prompt(["a woman waving", "a man"])
+    assert states.shape == (2, TEXT_TOKENS, a2_pipe.transformer.config.text_dim)
+    length = a2_pipe.tokenizer(["a man"], return_tensors="pt").attention_mask.sum().item()
+    assert torch.count_nonzero(states[1, length:]) == 0
+    assert torch.count_nonzero(states[1, :length]) > 0
+
+
+def test_missing_component_is_one_line(a2_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(a2_dir, broken)
+    shutil.rmtree(broken / "image_encoder")
+    with pytest.raises(OpenreelsError, match=r"not a SkyReels-A2 folder: missing image_encoder/$"):
+        load_compose_pipeline(broken)
+
+
+def test_unknown_model_names_the_download(tmp_path):
+    with pytest.raises(OpenreelsError, match="not found; download it"):
+        load_compose_pipeline(tmp_path / "nowhere")
+
+
+def test_text_to_video_transformer_is_refused(a2_dir, tmp_path):
+    from diffusers import WanTransformer3DModel
+
+    broken = tmp_path / "t2v"
+    shutil.copytree(a2_dir, broken)
+    config = dict(WanTransformer3DModel.load_config(a2_dir / "transformer"))
+    for key in ("image_dim", "added_kv_proj_dim"):
+        config[key] = None
+    shutil.rmtree(broken / "transformer")
+    WanTransformer3DModel.from_config(config).save_pretrained(broken / "transformer")
+    with pytest.raises(OpenreelsError, match="no image cross-attention"):
+        load_compose_pipeline(broken)
+
+
+def test_corrupt_weights_are_one_line(a2_dir, tmp_path):
+    broken = tmp_path / "corrupt"
+    shutil.copytree(a2_dir, broken)
+    (broken / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(OpenreelsError, match="cannot load the A2 checkpoint"):
+        load_compose_pipeline(broken)
