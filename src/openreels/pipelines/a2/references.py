@@ -8,6 +8,7 @@ white to a 512x512 square for the image encoder, whose own processor then resize
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ def load_reference(path: str | os.PathLike, kind: str = "character") -> Referenc
     fully_transparent = False
     try:
         # Image.open reads only the header, so the size is known before anything is decoded.
-        with Image.open(path) as img:
+        with warnings.catch_warnings(), Image.open(path) as img:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with our message
             width, height = img.size
             if width * height > MAX_REFERENCE_PIXELS:
                 raise OpenreelsError(_too_big(path, width, height))
@@ -76,7 +78,7 @@ def load_reference(path: str | os.PathLike, kind: str = "character") -> Referenc
 
 
 def _too_big(path: Path, width: int | None, height: int | None) -> str:
-    size = f"{width}x{height} " if width else ""
+    size = f"{width}x{height}, " if width else ""
     return (
         f"reference {path} is too large ({size}over {MAX_REFERENCE_PIXELS // 1_000_000} megapixels); "
         "downscale it (the video is at most a few megapixels)"
