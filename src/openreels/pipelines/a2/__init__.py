@@ -9,6 +9,7 @@ from openreels.pipelines.a2.references import (
     MAX_REFERENCES,
     PreparedReferences,
     Reference,
+    check_reference_count,
     load_reference,
     prepare_references,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "A2Sizes",
     "PreparedReferences",
     "Reference",
+    "check_reference_count",
     "load_reference",
     "prepare_references",
     "write_random_a2_layout",

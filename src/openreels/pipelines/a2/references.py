@@ -121,6 +121,17 @@ def fit_cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(ImageOps.fit(Image.fromarray(image), (width, height), method=Image.Resampling.BICUBIC))
 
 
+def check_reference_count(count: int) -> None:
+    """Refuse 0 or more than 3 references with one line."""
+    if count == 0:
+        raise OpenreelsError("no reference image given; pass 1 to 3 with --ref")
+    if count > MAX_REFERENCES:
+        raise OpenreelsError(
+            f"{count} references given; SkyReels-A2 takes at most {MAX_REFERENCES} "
+            "(a person, an object, a background): drop some --ref"
+        )
+
+
 def prepare_references(
     references: Sequence[Reference | str | os.PathLike | np.ndarray],
     height: int,
@@ -132,13 +143,7 @@ def prepare_references(
     The original was trained with people first, then objects, then the background; a background given
     earlier is moved last (stable otherwise) and a note says so. `kinds` applies to paths and arrays.
     """
-    if len(references) == 0:
-        raise OpenreelsError("no reference image given; pass 1 to 3 with --ref")
-    if len(references) > MAX_REFERENCES:
-        raise OpenreelsError(
-            f"{len(references)} references given; SkyReels-A2 takes at most {MAX_REFERENCES} "
-            "(a person, an object, a background): drop some --ref"
-        )
+    check_reference_count(len(references))
     if kinds is not None and len(kinds) != len(references):
         raise ValueError("kinds must have one entry per reference")
     refs = [as_reference(item, kinds[i] if kinds else "character") for i, item in enumerate(references)]
