@@ -66,6 +66,22 @@ def test_condition_video_puts_reference_k_in_latent_frame_k(a2_pipe, ref_images)
     assert not torch.allclose(latents[:, :, 1], latents_changed[:, :, 1])
 
 
+def test_reference_video_layout_for_training_targets(a2_pipe, ref_images):
+    from openreels.pipelines.a2 import prepare_references
+
+    vae_images = prepare_references(ref_images, 32, 32, KINDS).vae_images
+    clip = np.full((8, 32, 32, 3), 200, np.uint8)  # two generated latent frames after three references
+    video = a2_pipe.reference_video(vae_images, num_latent_frames=5, clip=clip)
+    assert video.shape == (1, 3, 17, 32, 32)  # 1 + 4 + 4 reference frames, then the clip
+    pixels = ((video[0].permute(1, 2, 3, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+    assert np.array_equal(pixels[0], vae_images[0])
+    assert all(np.array_equal(pixels[i], vae_images[1]) for i in range(1, 5))
+    assert all(np.array_equal(pixels[i], vae_images[2]) for i in range(5, 9))
+    assert np.array_equal(pixels[9:], clip)
+    with pytest.raises(ValueError, match="clip must have 8 frames"):
+        a2_pipe.reference_video(vae_images, num_latent_frames=5, clip=clip[:5])
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

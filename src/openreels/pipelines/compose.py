@@ -129,22 +129,43 @@ class ComposePipeline(DiffusionPipeline):
         std = torch.tensor(self.vae.config.latents_std, dtype=torch.float32, device=device).view(shape)
         return mean, std
 
-    def build_condition(self, vae_images: Sequence[np.ndarray], num_latent_frames: int) -> torch.Tensor:
-        """Mask + reference latents (1, temporal + z, L, h, w): reference k fills latent frame k."""
-        device = self._execution_device
+    def reference_video(
+        self, vae_images: Sequence[np.ndarray], num_latent_frames: int, clip: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """The pixel video (1, 3, T, H, W) in [-1, 1] whose VAE latent frame k is reference k.
+
+        The causal VAE maps pixel frame 0 to latent 0 and each next `temporal` frames to one latent frame,
+        so the 2nd and 3rd references are repeated `temporal` times. After them come zeros (the condition)
+        or, for training targets, `clip` frames (F, H, W, 3) uint8 with F = temporal x generated latents.
+        """
         temporal = self.vae_scale_temporal
         pictures = [torch.from_numpy(np.array(img)).permute(2, 0, 1) for img in vae_images]
-        # The causal VAE maps pixel frame 0 to latent 0 and each next `temporal` frames to one latent frame.
         layout = [pictures[0]] + [pic for pic in pictures[1:] for _ in range(temporal)]
         height, width = vae_images[0].shape[:2]
         video = torch.zeros(1, 3, 1 + temporal * (num_latent_frames - 1), height, width)
         video[0, :, : len(layout)] = torch.stack(layout, dim=1).float() / 127.5 - 1.0
-        video = video.to(device, dtype=self.vae.dtype)
+        if clip is not None:
+            if len(layout) + len(clip) != video.shape[2]:
+                raise ValueError(f"clip must have {video.shape[2] - len(layout)} frames, got {len(clip)}")
+            video[0, :, len(layout) :] = (
+                torch.from_numpy(np.array(clip)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+            )
+        return video
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """Pixels (1, 3, T, H, W) in [-1, 1] -> normalised latents (1, z, L, h, w), float32."""
+        device = self._execution_device
         # The mode, not a sample: the condition does not need the VAE's noise (diffusers' Wan I2V does the same).
-        latents = self.vae.encode(video).latent_dist.mode().float()
+        latents = self.vae.encode(video.to(device, dtype=self.vae.dtype)).latent_dist.mode().float()
         mean, std = self._latent_stats(device)
-        latents = (latents - mean) / std
-        mask = torch.zeros(1, temporal, num_latent_frames, *latents.shape[-2:], device=device)
+        return (latents - mean) / std
+
+    def build_condition(self, vae_images: Sequence[np.ndarray], num_latent_frames: int) -> torch.Tensor:
+        """Mask + reference latents (1, temporal + z, L, h, w): reference k fills latent frame k."""
+        latents = self.encode_video(self.reference_video(vae_images, num_latent_frames))
+        mask = torch.zeros(
+            1, self.vae_scale_temporal, num_latent_frames, *latents.shape[-2:], device=latents.device
+        )
         mask[:, :, : len(vae_images)] = 1.0
         return torch.cat([mask, latents], dim=1)
 
