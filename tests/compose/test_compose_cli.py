@@ -23,7 +23,7 @@ def ref_files(tmp_path, ref_images):
 
 def _args(a2_dir, out, refs, *extra):
     args = ["compose", "a man holding a ball", "--model", str(a2_dir), "--output", str(out)]
-    args += ["--size", "48x32", "--frames", "3", "--steps", "2", "--seed", "4", *extra]
+    args += ["--size", "32x48", "--frames", "3", "--steps", "2", "--seed", "4", *extra]
     for ref in refs:
         args += ["--ref", str(ref)]
     return args
@@ -34,6 +34,7 @@ def test_npz_with_sidecar_and_json(a2_dir, ref_files, tmp_path, capsys):
     assert main(_args(a2_dir, out, ref_files, "--json")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["output"] == str(out) and summary["frames"] == 3 and summary["seed"] == 4
+    assert summary["size"] == [32, 48]
     assert len(summary["notes"]) == 3
     frames, fps = read_video(out)
     assert frames.shape == (3, 32, 48, 3) and fps == 15.0
@@ -62,8 +63,8 @@ def test_mp4_quiet_with_kinds(a2_dir, ref_files, tmp_path, capsys):
     [
         ("four", [], "4 references given"),
         ("text", [], "not a readable image file"),
-        ("one", ["--size", "big"], "is not WIDTHxHEIGHT"),
-        ("one", ["--size", "40x32"], "multiples of 16"),
+        ("one", ["--size", "big"], "must look like HEIGHTxWIDTH"),
+        ("one", ["--size", "32x40"], "multiples of 16"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(a2_dir, ref_files, tmp_path, capsys, refs, extra, message):

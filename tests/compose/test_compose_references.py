@@ -49,7 +49,7 @@ def test_notes_for_resized_references_and_the_clip_canvas():
     prepared = prepare_references([exact, other], 32, 48, ["character", "object"])
     assert [img.shape for img in prepared.vae_images] == [(32, 48, 3)] * 2
     assert [img.shape for img in prepared.clip_images] == [(CLIP_CANVAS, CLIP_CANVAS, 3)] * 2
-    assert prepared.notes == ["reference 2 (array, 30x100) padded on white and resized to 48x32"]
+    assert prepared.notes == ["reference 2 (array, 100x30) padded on white and resized to 32x48 (HxW)"]
 
 
 def test_background_goes_last_with_a_note():

@@ -10,7 +10,7 @@ import typer
 
 from openreels.errors import OpenreelsError
 
-DEFAULT_MODEL = "Skywork/SkyReels-A2"
+DEFAULT_MODEL = "skyreels-a2"
 # Unprefixed references take the original's slots by position: a person, an object, the background.
 POSITIONAL_KINDS = ("character", "object", "background")
 
@@ -18,7 +18,7 @@ EPILOG = """Examples:
 
   openreels compose "A man is holding a teddy bear in the forest." -r man.png -r bear.png -r forest.jpg -o out.mp4
 
-  openreels compose "A woman waving." -r woman.png -r background:studio.png --seed 7 -o out.npz
+  openreels compose "A woman waving." -r woman.png -r background:studio.png --size 240x416 --seed 7 -o out.npz
 
   openreels compose "A child with a red ball." -r object:ball.png -r character:child.png --json -o out.mp4
 
@@ -33,14 +33,6 @@ def _parse_ref(text: str, position: int) -> tuple[str, Path]:
     return POSITIONAL_KINDS[min(position, len(POSITIONAL_KINDS) - 1)], Path(text)
 
 
-def _parse_size(text: str) -> tuple[int, int]:
-    """'WIDTHxHEIGHT' -> (height, width)."""
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise OpenreelsError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 832x480")
-    return int(height), int(width)
-
-
 def compose(
     prompt: str = typer.Argument(..., help="What the elements do together (the scene, action and camera)."),
     ref: list[str] = typer.Option(
@@ -48,26 +40,32 @@ def compose(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output video: .mp4 (H.264) or .npz (lossless)."),
     model: str = typer.Option(
-        DEFAULT_MODEL, "--model", "-m", help="A2 checkpoint folder (Skywork/SkyReels-A2 layout) or cached id."
+        DEFAULT_MODEL, "--model", "-m", help="skyreels-a2 (from the HF cache) or an A2 checkpoint folder."
     ),
     frames: int = typer.Option(69, "--frames", help="Frames in the output (after the reference frames)."),
-    size: str = typer.Option("832x480", "--size", help="WIDTHxHEIGHT, multiples of 16."),
+    size: str = typer.Option("480x832", "--size", help="HEIGHTxWIDTH, multiples of 16."),
     steps: int = typer.Option(50, "--steps", help="Denoising steps."),
     guidance: float = typer.Option(5.0, "--guidance", help="Text guidance scale (1 turns it off)."),
     shift: float = typer.Option(8.0, "--shift", help="Flow-matching timestep shift."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed; printed and saved when not given."),
-    negative: str | None = typer.Option(None, "--negative", help="Negative prompt (default: A2's)."),
+    negative_prompt: str | None = typer.Option(
+        None, "--negative-prompt", help="What to avoid (default: A2's)."
+    ),
     fps: float = typer.Option(15.0, "--fps", help="Frame rate of the output file."),
+    crf: int = typer.Option(18, "--crf", "--quality", min=0, max=51, help="H.264 quality: 0 best, 51 worst."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
     """Compose a video from 1-3 reference images (person, object, background) and a prompt (SkyReels-A2)."""
+    from openreels.cli.generate import _check_writable, _quiet_libraries, parse_size
     from openreels.media.video import VIDEO_SUFFIXES
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
-    height, width = _parse_size(size)
+    _check_writable(output)
+    height, width = parse_size(size)
     # Check every reference before loading a model that may take minutes to load.
     from openreels.pipelines.a2 import check_reference_count, load_reference, prepare_references
 
@@ -76,21 +74,14 @@ def compose(
     references = [load_reference(path, kind) for kind, path in parsed]
     prepare_references(references, height, width)
 
-    import torch
-    from diffusers.utils import logging as diffusers_logging
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from transformers.utils import logging as transformers_logging
 
     from openreels import __version__
     from openreels.media import write_video
     from openreels.pipelines.compose import NEGATIVE_PROMPT, load_compose_pipeline
 
-    for logs in (diffusers_logging, transformers_logging):  # our own progress bar replaces theirs
-        logs.disable_progress_bar()
-        logs.set_verbosity_error()
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    _quiet_libraries()
     started = time.perf_counter()
     console = Console(stderr=True)
     progress = Progress(
@@ -105,12 +96,12 @@ def compose(
     )
     with progress:
         task = progress.add_task("loading model", total=None)
-        pipe = load_compose_pipeline(model, device=device)
+        pipe = load_compose_pipeline(model, device=device, dtype=dtype)
         progress.update(task, description="composing", total=steps, completed=0)
         result = pipe(
             prompt,
             references,
-            negative_prompt=NEGATIVE_PROMPT if negative is None else negative,
+            negative_prompt=NEGATIVE_PROMPT if negative_prompt is None else negative_prompt,
             height=height,
             width=width,
             num_frames=frames,
@@ -133,12 +124,12 @@ def compose(
             "openreels": __version__,
             "elapsed_s": round(elapsed, 2),
         }
-        write_video(output, result.frames, fps, metadata=metadata)
+        write_video(output, result.frames, fps, metadata=metadata, crf=crf)
 
     summary = {
         "output": str(output),
         "frames": int(result.frames.shape[0]),
-        "size": f"{width}x{height}",
+        "size": [height, width],
         "fps": fps,
         "seed": result.settings["seed"],
         "seconds": round(elapsed, 2),
@@ -150,7 +141,7 @@ def compose(
         for note in result.notes:
             typer.echo(f"note: {note}", err=True)
         typer.echo(
-            f"wrote {output} ({summary['frames']} frames, {summary['size']}, seed {summary['seed']}, "
+            f"wrote {output} ({summary['frames']} frames of {height}x{width}, seed {summary['seed']}, "
             f"{summary['seconds']} s)"
         )
 

@@ -17,6 +17,7 @@ build_condition, the denoising loop, decode).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import secrets
@@ -29,7 +30,7 @@ import torch
 from diffusers import AutoencoderKLWan, DiffusionPipeline, UniPCMultistepScheduler, WanTransformer3DModel
 
 from openreels.errors import OpenreelsError
-from openreels.pipelines.a2.layout import REQUIRED_SUBFOLDERS
+from openreels.pipelines.a2.layout import REQUIRED_SUBFOLDERS, TEXT_SUBFOLDERS
 from openreels.pipelines.a2.references import Reference, prepare_references
 
 # The Wan attention splits its context as [image tokens, last 512 text tokens], so prompts pad to exactly 512.
@@ -200,8 +201,8 @@ class ComposePipeline(DiffusionPipeline):
         multiple = self.size_multiple
         if height % multiple or width % multiple or height <= 0 or width <= 0:
             raise OpenreelsError(
-                f"size {width}x{height}: width and height must be positive multiples of {multiple} "
-                f"for this model (e.g. {DEFAULTS.width}x{DEFAULTS.height})"
+                f"size {height}x{width}: height and width must be positive multiples of {multiple} "
+                f"for this model (e.g. {DEFAULTS.height}x{DEFAULTS.width})"
             )
         if num_frames < 1:
             raise OpenreelsError(f"--frames must be at least 1, got {num_frames}")
@@ -269,57 +270,66 @@ class ComposePipeline(DiffusionPipeline):
         return ComposeOutput(frames=frames, fps=fps, notes=prepared.notes, settings=settings)
 
 
-def resolve_model_dir(model: str | os.PathLike) -> Path:
-    """A local folder, or a Hugging Face id already in the local cache (nothing is downloaded)."""
-    path = Path(model)
+def locate_a2(model: str | os.PathLike) -> Path:
+    """An A2 checkpoint folder: a path, or a registered id / Hugging Face id found in the local HF cache."""
+    from openreels.models.registry import get_model
+    from openreels.models.weights import cached_snapshot, download_hint
+
+    path = Path(model).expanduser()
     if path.is_dir():
         return path
-    name = str(model)
-    if name.count("/") == 1 and not path.exists():
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(snapshot_download(repo_id=name, local_files_only=True))
-        except Exception:  # not in the cache, or not a valid id: the message below says what to do
-            pass
-    raise OpenreelsError(
-        f"model {name} not found; download it (huggingface-cli download Skywork/SkyReels-A2 --local-dir DIR) "
-        "and pass --model DIR"
-    )
+    spec = get_model(str(model))
+    if spec.family != "skyreels-a2" or spec.hf_repo is None:
+        raise OpenreelsError(f"model {spec.id} cannot compose; use skyreels-a2 or an A2 checkpoint folder")
+    found = cached_snapshot(spec.hf_repo)
+    if found is None:
+        raise OpenreelsError(f"model {spec.id} is not downloaded: {download_hint(spec)}")
+    return found
 
 
-def _text_encoder_class(root: Path):
-    import json
+def _text_components(root: Path, dtype: torch.dtype) -> tuple:
+    """The tokenizer and text encoder: the folder's own, or the bundled MiniLM its openreels.json names."""
+    from transformers import AutoModel, AutoTokenizer, T5EncoderModel, UMT5EncoderModel
 
-    from transformers import AutoModel, T5EncoderModel, UMT5EncoderModel
+    from openreels.models.registry import read_openreels_json
+    from openreels.models.tiny import MINILM, minilm_path
 
-    model_type = json.loads((root / "text_encoder" / "config.json").read_text()).get("model_type")
-    # The T5 families hold a decoder too; only their encoder is wanted. Anything else (e.g. MiniLM) as is.
-    return {"umt5": UMT5EncoderModel, "t5": T5EncoderModel}.get(model_type, AutoModel)
+    if read_openreels_json(root).get("text_encoder") == MINILM:
+        return AutoTokenizer.from_pretrained(minilm_path()), AutoModel.from_pretrained(minilm_path())
+    missing = [name + "/" for name in TEXT_SUBFOLDERS if not (root / name).is_dir()]
+    if missing:
+        raise OpenreelsError(f"{root} is not a SkyReels-A2 folder: missing {', '.join(missing)}")
+    config = json.loads((root / "text_encoder" / "config.json").read_text())
+    # The T5 families hold a decoder too; only their encoder is wanted. Anything else loads as is.
+    model_class = {"umt5": UMT5EncoderModel, "t5": T5EncoderModel}.get(config.get("model_type"), AutoModel)
+    tokenizer = AutoTokenizer.from_pretrained(root, subfolder="tokenizer")
+    return tokenizer, model_class.from_pretrained(root, subfolder="text_encoder", dtype=dtype)
 
 
 def load_compose_pipeline(
-    model: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    model: str | os.PathLike, device: str | torch.device = "cpu", dtype: str | torch.dtype = "auto"
 ) -> ComposePipeline:
-    """Load a folder in the `Skywork/SkyReels-A2` layout (the 14B release or any smaller one)."""
-    from transformers import AutoImageProcessor, AutoTokenizer, CLIPVisionModel
+    """Load a folder in the `Skywork/SkyReels-A2` layout (the 14B release or any smaller one).
 
-    root = resolve_model_dir(model)
-    missing = [name for name in REQUIRED_SUBFOLDERS if not (root / name).is_dir()]
+    The transformer and text encoder run in `dtype` (auto: bfloat16 on CUDA, float32 on CPU); the VAE and
+    the image encoder stay in float32, as the original runs them.
+    """
+    from transformers import AutoImageProcessor, CLIPVisionModel
+
+    from openreels.pipelines.loader import resolve_device, resolve_dtype
+
+    root = locate_a2(model)
+    missing = [name + "/" for name in REQUIRED_SUBFOLDERS if not (root / name).is_dir()]
     if missing:
-        raise OpenreelsError(
-            f"{root} is not a SkyReels-A2 folder: missing {', '.join(name + '/' for name in missing)}"
-        )
-    device = torch.device(device)
-    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+        raise OpenreelsError(f"{root} is not a SkyReels-A2 folder: missing {', '.join(missing)}")
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    dtype = dtype if isinstance(dtype, torch.dtype) else resolve_dtype(dtype, device)
     try:
         transformer = WanTransformer3DModel.from_pretrained(root, subfolder="transformer", torch_dtype=dtype)
-        # VAE and image encoder stay in float32, as the original runs them.
         vae = AutoencoderKLWan.from_pretrained(root, subfolder="vae", torch_dtype=torch.float32)
         image_encoder = CLIPVisionModel.from_pretrained(root, subfolder="image_encoder", dtype=torch.float32)
         image_processor = AutoImageProcessor.from_pretrained(root, subfolder="image_processor")
-        tokenizer = AutoTokenizer.from_pretrained(root, subfolder="tokenizer")
-        text_encoder = _text_encoder_class(root).from_pretrained(root, subfolder="text_encoder", dtype=dtype)
+        tokenizer, text_encoder = _text_components(root, dtype)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OpenreelsError(f"cannot load the A2 checkpoint in {root}: {reason}") from exc

