@@ -99,3 +99,22 @@ def test_bad_settings_are_one_line(a2_pipe, ref_images, change, message):
 def test_empty_prompt_is_refused(a2_pipe, ref_images):
     with pytest.raises(OpenreelsError, match="prompt is empty"):
         a2_pipe("   ", ref_images[:1], **SETTINGS)
+
+
+def test_references_cut_from_the_stage(a2_pipe):
+    from openreels.pipelines.a2 import stage_references
+    from openreels.world import Scene
+    from openreels.world.scene import Character, SceneObject
+
+    scene = Scene(
+        characters=[Character(shirt_color="red"), Character(kind="man", position="left")],
+        objects=[SceneObject(kind="cup", color="blue")],
+    )
+    refs = stage_references(scene, (64, 96))  # the stage renders at 64 px and up
+    assert [ref.kind for ref in refs] == ["character", "object", "background"]
+    assert all(ref.image.shape == (64, 96, 3) and ref.image.dtype == np.uint8 for ref in refs)
+    assert (refs[0].image[0] == 255).all()  # the character stands on white
+    two_people = stage_references(scene.replace(objects=[]), (64, 64), background=False)
+    assert [ref.name for ref in two_people] == ["stage character 1", "stage character 2"]
+    out = a2_pipe("a woman holding a blue cup", refs, **SETTINGS)
+    assert out.frames.shape == (3, 32, 48, 3) and len(out.notes) == 3

@@ -12,6 +12,7 @@ from openreels.pipelines.a2.references import (
     check_reference_count,
     load_reference,
     prepare_references,
+    stage_references,
 )
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "check_reference_count",
     "load_reference",
     "prepare_references",
+    "stage_references",
     "write_random_a2_layout",
 ]

@@ -169,3 +169,28 @@ def prepare_references(
             )
         clip_images.append(fit_on_white(ref.image, CLIP_CANVAS, CLIP_CANVAS))
     return PreparedReferences(ordered, vae_images, clip_images, notes)
+
+
+def stage_references(scene, size: tuple[int, int], background: bool = True) -> list[Reference]:
+    """References cut from a stage scene (openreels.world): people first, then objects, then the plate.
+
+    At most two people/objects are taken (in that order) so that, with the background, A2's three slots
+    are filled the way it was trained: a person, an object, a background. `size` is (height, width).
+    """
+    from openreels.world import render_reference
+
+    slots = MAX_REFERENCES - int(background)
+    picks = [("character", i) for i in range(len(scene.characters))]
+    picks += [("object", i) for i in range(len(scene.objects))]
+    # One person and one object when both exist, rather than two people.
+    if scene.characters and scene.objects and slots == 2:
+        picks = [("character", 0), ("object", 0)]
+    refs = [
+        Reference(render_reference(scene, kind, index, size), kind, f"stage {kind} {index + 1}")
+        for kind, index in picks[:slots]
+    ]
+    if background:
+        refs.append(
+            Reference(render_reference(scene, "background", 0, size), "background", "stage background")
+        )
+    return refs
