@@ -23,7 +23,7 @@ def ref_files(tmp_path, ref_images):
 
 def _args(a2_dir, out, refs, *extra):
     args = ["compose", "a man holding a ball", "--model", str(a2_dir), "--output", str(out)]
-    args += ["--size", "32x48", "--frames", "3", "--steps", "2", "--seed", "4", *extra]
+    args += ["--size", "16x32", "--frames", "3", "--steps", "2", "--seed", "4", *extra]
     for ref in refs:
         args += ["--ref", str(ref)]
     return args
@@ -34,10 +34,10 @@ def test_npz_with_sidecar_and_json(a2_dir, ref_files, tmp_path, capsys):
     assert main(_args(a2_dir, out, ref_files, "--json")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["output"] == str(out) and summary["frames"] == 3 and summary["seed"] == 4
-    assert summary["size"] == [32, 48]
+    assert summary["size"] == [16, 32]
     assert len(summary["notes"]) == 3
     frames, fps = read_video(out)
-    assert frames.shape == (3, 32, 48, 3) and fps == 15.0
+    assert frames.shape == (3, 16, 32, 3) and fps == 15.0
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert (
         sidecar["prompt"] == "a man holding a ball" and sidecar["seed"] == 4 and sidecar["task"] == "compose"
@@ -53,7 +53,7 @@ def test_mp4_quiet_with_kinds(a2_dir, ref_files, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     frames, _ = read_video(out)
-    assert frames.shape == (3, 32, 48, 3)
+    assert frames.shape == (3, 16, 32, 3)
     kinds = [ref["kind"] for ref in json.loads(out.with_suffix(".json").read_text())["references"]]
     assert kinds == ["background", "character"]
 

@@ -8,14 +8,14 @@ from openreels.errors import OpenreelsError
 
 KINDS = ["character", "object", "background"]
 # 3 frames after the references are one latent frame: the VAE's frame-by-frame decode dominates the cost.
-SETTINGS = dict(height=32, width=48, num_frames=3, num_inference_steps=2, guidance_scale=5.0)
+SETTINGS = dict(height=16, width=32, num_frames=3, num_inference_steps=2, guidance_scale=5.0)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_end_to_end_shape_for_1_2_3_references(a2_pipe, ref_images, count):
     run = {**SETTINGS, "num_frames": 5}  # not a multiple of 4: the extra generated frames are trimmed
     out = a2_pipe("a man holding a ball", ref_images[:count], kinds=KINDS[:count], seed=3, **run)
-    assert out.frames.shape == (5, 32, 48, 3) and out.frames.dtype == np.uint8
+    assert out.frames.shape == (5, 16, 32, 3) and out.frames.dtype == np.uint8
     assert out.frames.std() > 0
     assert [ref["kind"] for ref in out.settings["references"]] == KINDS[:count]
     assert out.settings["seed"] == 3 and out.settings["frames"] == 5
@@ -53,10 +53,10 @@ def test_image_tokens_of_references_are_concatenated(a2_pipe, ref_images):
 def test_condition_video_puts_reference_k_in_latent_frame_k(a2_pipe, ref_images):
     from openreels.pipelines.a2 import prepare_references
 
-    vae_images = prepare_references(ref_images, 32, 32, KINDS).vae_images
+    vae_images = prepare_references(ref_images, 16, 16, KINDS).vae_images
     condition = a2_pipe.build_condition(vae_images, num_latent_frames=5)
     temporal, z = a2_pipe.vae_scale_temporal, a2_pipe.vae.config.z_dim
-    assert condition.shape == (1, temporal + z, 5, 4, 4)
+    assert condition.shape == (1, temporal + z, 5, 2, 2)
     mask = condition[:, :temporal]
     assert torch.all(mask[:, :, :3] == 1) and torch.all(mask[:, :, 3:] == 0)
     # The VAE is causal: changing the 2nd reference changes latent frame 1 but never frame 0.
@@ -117,4 +117,4 @@ def test_references_cut_from_the_stage(a2_pipe):
     two_people = stage_references(scene.replace(objects=[]), (64, 64), background=False)
     assert [ref.name for ref in two_people] == ["stage character 1", "stage character 2"]
     out = a2_pipe("a woman holding a blue cup", refs, **SETTINGS)
-    assert out.frames.shape == (3, 32, 48, 3) and len(out.notes) == 3
+    assert out.frames.shape == (3, 16, 32, 3) and len(out.notes) == 3
