@@ -1,6 +1,7 @@
 """`openreels compose` on the tiny random A2: files, sidecar, --json/--quiet, and one-line errors."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -56,6 +57,19 @@ def test_mp4_quiet_with_kinds(a2_dir, ref_files, tmp_path, capsys):
     assert frames.shape == (3, 16, 32, 3)
     kinds = [ref["kind"] for ref in json.loads(out.with_suffix(".json").read_text())["references"]]
     assert kinds == ["background", "character"]
+
+
+def test_settings_default_to_the_checkpoints_openreels_json(a2_dir, ref_files, tmp_path, capsys):
+    folder = tmp_path / "a2-with-defaults"
+    shutil.copytree(a2_dir, folder)
+    (folder / "openreels.json").write_text(json.dumps({"size": [16, 32], "frames": 2, "steps": 1, "fps": 8}))
+    out = tmp_path / "defaults.npz"
+    args = ["compose", "a ball", "--model", str(folder), "-r", str(ref_files[1]), "-o", str(out), "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["size"] == [16, 32]
+    frames, fps = read_video(out)
+    assert frames.shape == (2, 16, 32, 3) and fps == 8.0
+    assert json.loads(out.with_suffix(".json").read_text())["steps"] == 1
 
 
 @pytest.mark.parametrize(

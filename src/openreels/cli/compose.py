@@ -42,30 +42,38 @@ def compose(
     model: str = typer.Option(
         DEFAULT_MODEL, "--model", "-m", help="skyreels-a2 (from the HF cache) or an A2 checkpoint folder."
     ),
-    frames: int = typer.Option(69, "--frames", help="Frames in the output (after the reference frames)."),
-    size: str = typer.Option("480x832", "--size", help="HEIGHTxWIDTH, multiples of 16."),
-    steps: int = typer.Option(50, "--steps", help="Denoising steps."),
-    guidance: float = typer.Option(5.0, "--guidance", help="Text guidance scale (1 turns it off)."),
-    shift: float = typer.Option(8.0, "--shift", help="Flow-matching timestep shift."),
+    frames: int | None = typer.Option(
+        None, "--frames", help="Frames in the output, after the reference frames (A2: 69)."
+    ),
+    size: str | None = typer.Option(None, "--size", help="HEIGHTxWIDTH, multiples of 16 (A2: 480x832)."),
+    steps: int | None = typer.Option(None, "--steps", help="Denoising steps (A2: 50)."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Text guidance scale, 1 is off (A2: 5)."),
+    shift: float | None = typer.Option(None, "--shift", help="Flow-matching timestep shift (A2: 8)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed; printed and saved when not given."),
     negative_prompt: str | None = typer.Option(
         None, "--negative-prompt", help="What to avoid (default: A2's)."
     ),
-    fps: float = typer.Option(15.0, "--fps", help="Frame rate of the output file."),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of the output file (A2: 15)."),
     crf: int = typer.Option(18, "--crf", "--quality", min=0, max=51, help="H.264 quality: 0 best, 51 worst."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
 ) -> None:
-    """Compose a video from 1-3 reference images (person, object, background) and a prompt (SkyReels-A2)."""
+    """Compose a video from 1-3 reference images (person, object, background) and a prompt (SkyReels-A2).
+
+    Settings not given take the checkpoint's defaults (its openreels.json, else the A2 release's).
+    """
     from openreels.cli.generate import _check_writable, _quiet_libraries, parse_size
     from openreels.media.video import VIDEO_SUFFIXES
+    from openreels.pipelines.compose import folder_defaults, locate_a2
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
     _check_writable(output)
-    height, width = parse_size(size)
+    root = locate_a2(model)
+    defaults = folder_defaults(root)
+    height, width = parse_size(size) if size else (defaults.height, defaults.width)
     # Check every reference before loading a model that may take minutes to load.
     from openreels.pipelines.a2 import check_reference_count, load_reference, prepare_references
 
@@ -96,8 +104,8 @@ def compose(
     )
     with progress:
         task = progress.add_task("loading model", total=None)
-        pipe = load_compose_pipeline(model, device=device, dtype=dtype)
-        progress.update(task, description="composing", total=steps, completed=0)
+        pipe = load_compose_pipeline(root, device=device, dtype=dtype)
+        progress.update(task, description="composing", completed=0)
         result = pipe(
             prompt,
             references,
@@ -110,7 +118,7 @@ def compose(
             shift=shift,
             seed=seed,
             fps=fps,
-            on_step=lambda done, total: progress.update(task, completed=done),
+            on_step=lambda done, total: progress.update(task, completed=done, total=total),
         )
         progress.update(task, description="writing", total=None)
         elapsed = time.perf_counter() - started
@@ -121,16 +129,17 @@ def compose(
                 for (_, path), ref in zip(parsed, references, strict=True)
             ],
             "model": str(model),
+            "model_dir": str(root),
             "openreels": __version__,
             "elapsed_s": round(elapsed, 2),
         }
-        write_video(output, result.frames, fps, metadata=metadata, crf=crf)
+        write_video(output, result.frames, result.fps, metadata=metadata, crf=crf)
 
     summary = {
         "output": str(output),
         "frames": int(result.frames.shape[0]),
         "size": [height, width],
-        "fps": fps,
+        "fps": result.fps,
         "seed": result.settings["seed"],
         "seconds": round(elapsed, 2),
         "notes": result.notes,

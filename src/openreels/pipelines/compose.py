@@ -17,6 +17,7 @@ build_condition, the denoising loop, decode).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -61,6 +62,20 @@ class ComposeDefaults:
 DEFAULTS = ComposeDefaults()
 
 
+def folder_defaults(root: Path) -> ComposeDefaults:
+    """A2's defaults, overridden by the folder's openreels.json (size [h, w], frames, steps, guidance, shift, fps).
+
+    A small checkpoint (the bundled tiny A2) records the settings it was trained for there.
+    """
+    from openreels.models.registry import read_openreels_json
+
+    meta = read_openreels_json(root)
+    changes = {key: meta[key] for key in ("frames", "steps", "guidance", "shift", "fps") if key in meta}
+    if "size" in meta:
+        changes["height"], changes["width"] = (int(v) for v in meta["size"])
+    return dataclasses.replace(DEFAULTS, **changes)
+
+
 @dataclass
 class ComposeOutput:
     """Generated frames (T, H, W, 3) uint8, their fps, notes for the user and the settings used."""
@@ -75,6 +90,7 @@ class ComposePipeline(DiffusionPipeline):
     """SkyReels-A2 elements-to-video over diffusers/transformers components."""
 
     model_cpu_offload_seq = "text_encoder->image_encoder->transformer->vae"
+    defaults: ComposeDefaults = DEFAULTS  # set per checkpoint by load_compose_pipeline
 
     def __init__(self, tokenizer, text_encoder, image_encoder, image_processor, transformer, vae, scheduler):
         super().__init__()
@@ -185,24 +201,35 @@ class ComposePipeline(DiffusionPipeline):
         *,
         kinds: Sequence[str] | None = None,
         negative_prompt: str | None = NEGATIVE_PROMPT,
-        height: int = DEFAULTS.height,
-        width: int = DEFAULTS.width,
-        num_frames: int = DEFAULTS.frames,
-        num_inference_steps: int = DEFAULTS.steps,
-        guidance_scale: float = DEFAULTS.guidance,
-        shift: float = DEFAULTS.shift,
+        height: int | None = None,
+        width: int | None = None,
+        num_frames: int | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        shift: float | None = None,
         seed: int | None = None,
-        fps: float = DEFAULTS.fps,
+        fps: float | None = None,
         on_step: Callable[[int, int], None] | None = None,
     ) -> ComposeOutput:
-        """Compose `num_frames` frames from `references` (paths, RGB arrays or References) and `prompt`."""
+        """Compose `num_frames` frames from `references` (paths, RGB arrays or References) and `prompt`.
+
+        Settings left as None take the checkpoint's defaults (`self.defaults`).
+        """
+        d = self.defaults
+        height = d.height if height is None else height
+        width = d.width if width is None else width
+        num_frames = d.frames if num_frames is None else num_frames
+        num_inference_steps = d.steps if num_inference_steps is None else num_inference_steps
+        guidance_scale = d.guidance if guidance_scale is None else guidance_scale
+        shift = d.shift if shift is None else shift
+        fps = d.fps if fps is None else fps
         if not prompt or not prompt.strip():
             raise OpenreelsError("the prompt is empty; describe what the elements do")
         multiple = self.size_multiple
         if height % multiple or width % multiple or height <= 0 or width <= 0:
             raise OpenreelsError(
                 f"size {height}x{width}: height and width must be positive multiples of {multiple} "
-                f"for this model (e.g. {DEFAULTS.height}x{DEFAULTS.width})"
+                f"for this model (e.g. {d.height}x{d.width})"
             )
         if num_frames < 1:
             raise OpenreelsError(f"--frames must be at least 1, got {num_frames}")
@@ -343,6 +370,7 @@ def load_compose_pipeline(
     pipe = ComposePipeline(
         tokenizer, text_encoder, image_encoder, image_processor, transformer, vae, scheduler
     )
+    pipe.defaults = folder_defaults(root)
     return pipe.to(device)
 
 
