@@ -26,8 +26,11 @@ def test_layout_loads_as_diffusers_components(a2_dir, a2_pipe):
 
 
 def test_prompt_states_are_512_tokens_zero_after_the_end(a2_pipe):
-    states = a2_pipe.encode_prompt(["a woman waving", "a man"])
+    states = a2_pipe.text_states(["a woman waving", "a man"])
     assert states.shape == (2, TEXT_TOKENS, a2_pipe.transformer.config.text_dim)
+    cond, uncond = a2_pipe.encode_prompt("a woman waving", "a man")
+    torch.testing.assert_close(torch.cat([cond, uncond]), states)
+    assert a2_pipe.encode_prompt("a woman waving", do_classifier_free_guidance=False)[1] is None
     length = a2_pipe.tokenizer(["a man"], return_tensors="pt").attention_mask.sum().item()
     assert torch.count_nonzero(states[1, length:]) == 0
     assert torch.count_nonzero(states[1, :length]) > 0

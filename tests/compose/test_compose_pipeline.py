@@ -118,3 +118,16 @@ def test_references_cut_from_the_stage(a2_pipe):
     assert [ref.name for ref in two_people] == ["stage character 1", "stage character 2"]
     out = a2_pipe("a woman holding a blue cup", refs, **SETTINGS)
     assert out.frames.shape == (3, 16, 32, 3) and len(out.notes) == 3
+
+
+def test_runtime_cfg_batching_applies(a2_dir, a2_pipe, ref_images):
+    """runtime's CFG batching hooks encode_prompt/transformer; compose must give the same video under it."""
+    from openreels.pipelines.compose import load_compose_pipeline
+    from openreels.runtime.cfg import enable_cfg_batching
+
+    run = dict(kinds=KINDS[:2], seed=2, **SETTINGS)
+    plain = a2_pipe("a man holding a ball", ref_images[:2], **run).frames
+    batched_pipe = load_compose_pipeline(a2_dir)
+    enable_cfg_batching(batched_pipe)
+    batched = batched_pipe("a man holding a ball", ref_images[:2], **run).frames
+    assert np.abs(plain.astype(int) - batched).max() <= 2  # batched matmuls round differently

@@ -117,7 +117,18 @@ class ComposePipeline(DiffusionPipeline):
         """Height and width must be multiples of this (VAE downscale x transformer patch)."""
         return self.vae_scale_spatial * self.transformer.config.patch_size[1]
 
-    def encode_prompt(self, prompts: Sequence[str]) -> torch.Tensor:
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None = None, do_classifier_free_guidance: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(prompt states, negative states or None), each (1, 512, text_dim).
+
+        Wan's return shape, which runtime's CFG batching hooks onto.
+        """
+        texts = [prompt] + ([negative_prompt or ""] if do_classifier_free_guidance else [])
+        states = self.text_states(texts)
+        return states[:1], (states[1:] if do_classifier_free_guidance else None)
+
+    def text_states(self, prompts: Sequence[str]) -> torch.Tensor:
         """Text states (B, 512, text_dim), zero past each prompt's end as the Wan pipelines do."""
         device = self._execution_device
         tokens = self.tokenizer(
@@ -245,8 +256,7 @@ class ComposePipeline(DiffusionPipeline):
         num_latent_frames = count + math.ceil(num_frames / temporal)
         use_cfg = guidance_scale > 1.0
 
-        text = self.encode_prompt([prompt])
-        negative = self.encode_prompt([negative_prompt or ""]) if use_cfg else None
+        text, negative = self.encode_prompt(prompt, negative_prompt, use_cfg)
         image_tokens = self.encode_references(prepared.clip_images)
         condition = self.build_condition(prepared.vae_images, num_latent_frames).to(self.transformer.dtype)
 
@@ -260,17 +270,16 @@ class ComposePipeline(DiffusionPipeline):
         for index, t in enumerate(scheduler.timesteps):
             model_input = torch.cat([latents.to(self.transformer.dtype), condition], dim=1)
             timestep = t.expand(1)
-            prediction = self.transformer(
-                model_input, timestep, text, encoder_hidden_states_image=image_tokens, return_dict=False
-            )[0]
+            # Both passes see the references; only the text differs (as in the original).
+            inputs = dict(
+                hidden_states=model_input,
+                timestep=timestep,
+                encoder_hidden_states_image=image_tokens,
+                return_dict=False,
+            )
+            prediction = self.transformer(encoder_hidden_states=text, **inputs)[0]
             if use_cfg:
-                unconditional = self.transformer(
-                    model_input,
-                    timestep,
-                    negative,
-                    encoder_hidden_states_image=image_tokens,
-                    return_dict=False,
-                )[0]
+                unconditional = self.transformer(encoder_hidden_states=negative, **inputs)[0]
                 prediction = unconditional + guidance_scale * (prediction - unconditional)
             latents = scheduler.step(prediction.float(), t, latents, return_dict=False)[0]
             if on_step is not None:
