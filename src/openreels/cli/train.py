@@ -50,6 +50,11 @@ def register(app: typer.Typer) -> None:
         vae_from: Path = typer.Option(
             None, "--vae-from", help="Use this trained AutoencoderKLWan folder and skip the VAE stage."
         ),
+        render_wait: float = typer.Option(
+            None,
+            "--render-wait",
+            help="After the VAE stage, wait at most this many minutes for clips to render.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     ) -> None:
@@ -83,6 +88,8 @@ def register(app: typer.Typer) -> None:
             r.dit_loop = replace(r.dit_loop, time_limit_s=time_limit * 60)
         if vae_time_limit is not None:
             r.vae_loop = replace(r.vae_loop, time_limit_s=vae_time_limit * 60)
+        if render_wait is not None:
+            r.render_wait_s = render_wait * 60
         if vae_from is not None:
             if not (vae_from / "config.json").exists():
                 raise OpenreelsError(

@@ -2,7 +2,7 @@
 
 A source is any factory `seed -> iterable of {"frames": uint8 (T, H, W, 3), "prompt": str, ...}`; the stage
 (`openreels.world.dataset.StageClips`) is one, `MovingShapes` another (tests and smoke runs, no renderer needed).
-`render_clips` draws a fixed, seeded set in chunks on DataLoader workers, so the same seed gives the same
+`BackgroundRenderer` draws a fixed, seeded set in chunks on DataLoader workers, so the same seed gives the same
 training set however many workers render it.
 """
 
@@ -72,7 +72,8 @@ class _Chunks(Dataset):
         frames, prompts, captions = [], [], []
         # Each chunk has its own seed, so the set does not depend on how many workers render it.
         for _, item in zip(range(count), self.factory(self.seed * 100_003 + i), strict=False):
-            frames.append(torch.from_numpy(np.ascontiguousarray(item["frames"])))
+            f = item["frames"]
+            frames.append(f if isinstance(f, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(f)))
             prompts.append(item["prompt"])
             captions.append(item.get("caption", {}))
         return torch.stack(frames), prompts, captions
@@ -88,24 +89,69 @@ class ClipSet:
         return self.frames.shape[0]
 
 
-def render_clips(
-    factory: ClipFactory,
-    n: int,
-    seed: int = 0,
-    workers: int = 0,
-    chunk: int = 16,
-    progress: Callable[[int, int], None] | None = None,
-) -> ClipSet:
-    """Render n clips from a seeded factory, in chunks on `workers` processes (0 renders in this process)."""
-    loader = DataLoader(_Chunks(factory, seed, chunk, n), batch_size=None, num_workers=workers, shuffle=False)
-    frames, prompts, captions = [], [], []
-    for f, p, c in loader:
-        frames.append(f)
-        prompts.extend(p)
-        captions.extend(c)
-        if progress:
-            progress(len(prompts), n)
-    return ClipSet(torch.cat(frames), prompts, captions)
+class BackgroundRenderer:
+    """Renders a seeded set of clips in chunks on a background thread (its DataLoader workers are processes), so training can start on
+    the first clips while the rest render. Chunks arrive in order, so the first k clips are always the same."""
+
+    def __init__(
+        self, factory: ClipFactory, n: int, seed: int = 0, workers: int = 0, chunk: int = 16
+    ) -> None:
+        import threading
+
+        self.n = n
+        self._frames: list[torch.Tensor] = []
+        self._prompts: list[str] = []
+        self._captions: list[dict] = []
+        self._error: BaseException | None = None
+        self._stop = False
+        self._cond = threading.Condition()
+        self._loader = DataLoader(
+            _Chunks(factory, seed, chunk, n), batch_size=None, num_workers=workers, shuffle=False
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for f, p, c in self._loader:
+                if self._stop:
+                    break
+                with self._cond:
+                    self._frames.append(f)
+                    self._prompts.extend(p)
+                    self._captions.extend(c)
+                    self._cond.notify_all()
+        except BaseException as exc:  # surfaced to the waiting trainer instead of dying silently
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+
+    @property
+    def done(self) -> int:
+        return len(self._prompts)
+
+    def wait(self, k: int) -> ClipSet:
+        """Block until at least k clips exist; return the first k."""
+        k = min(k, self.n)
+        with self._cond:
+            self._cond.wait_for(lambda: self.done >= k or self._error is not None)
+            if self._error is not None:
+                raise self._error
+            frames = torch.cat(self._frames)[:k]
+            return ClipSet(frames, self._prompts[:k], self._captions[:k])
+
+    def result(self, max_wait_s: float | None = None) -> ClipSet:
+        """All n clips; with max_wait_s, what has arrived by then (rendering stops), so a time-boxed run keeps
+        to its box. The clips are still the first k of the seeded set, so `--clips k` reproduces them."""
+        if max_wait_s is None:
+            return self.wait(self.n)
+        with self._cond:
+            self._cond.wait_for(lambda: self.done >= self.n or self._error is not None, timeout=max_wait_s)
+            self._stop = True
+            if self._error is not None:
+                raise self._error
+            k = self.done
+            return ClipSet(torch.cat(self._frames)[:k], self._prompts[:k], self._captions[:k])
 
 
 def to_video_tensor(frames: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:

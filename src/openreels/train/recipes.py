@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 
 from openreels.errors import OpenreelsError
-from openreels.train.data import ClipSet, MovingShapes, render_clips, to_video_tensor
+from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
 from openreels.train.export import export_pipeline_folder
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, init_distributed
 from openreels.train.objective import DiffusionForcingObjective
-from openreels.train.text import MAX_SEQUENCE_LENGTH, TEXT_DIM, PromptEncoder
+from openreels.train.text import TEXT_DIM, PromptEncoder
 from openreels.train.vae import VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
 
 
@@ -39,6 +39,10 @@ class Recipe:
     frames: int = 33
     fps: float = 8.0
     clips: int = 6000
+    vae_clips: int = 500  # the VAE trains on the first clips while the rest render
+    render_wait_s: float | None = (
+        None  # after the VAE, wait at most this long for the rest (then use what exists)
+    )
     render_workers: int = -1  # -1: one per CPU core but two
     vae: dict = field(
         default_factory=lambda: {
@@ -52,7 +56,7 @@ class Recipe:
     vae_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(steps=1500, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
     )
-    vae_batch: int = 32
+    vae_batch: int = 48
     vae_crop: int = 9  # frames per VAE training crop (1 + 4k, so the temporal compression is exercised)
     vae_crop_size: int = 64  # square spatial crop: the VAE is convolutional, smaller crops train it faster
     vae_from: str | None = None  # a trained AutoencoderKLWan folder: skip the VAE stage (two-step runs)
@@ -67,13 +71,13 @@ class Recipe:
         }
     )
     dit_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=6000, lr=5e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
+        default_factory=lambda: LoopConfig(steps=6000, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
     )
-    dit_batch: int = 64
+    dit_batch: int = 128
     forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0))
     text_drop_prob: float = 0.1
     p_end_frame: float = 0.1
-    max_sequence_length: int = MAX_SEQUENCE_LENGTH
+    max_sequence_length: int = 128  # stage prompts are at most ~90 MiniLM tokens
     # Generation defaults written to openreels.json.
     sample_steps: int = 20
     guidance: float = 5.0
@@ -81,15 +85,17 @@ class Recipe:
 
     def defaults(self) -> dict:
         return {
-            "height": self.size,
-            "width": self.size,
+            "size": [self.size, self.size],  # (height, width)
             "frames": self.frames,
-            "fps": self.fps,
+            "fps": int(round(self.fps)),
             "steps": self.sample_steps,
             "guidance": self.guidance,
             "shift": self.sample_shift,
             "negative_prompt": "",
             "max_sequence_length": self.max_sequence_length,
+            # long video: each window re-uses the last 9 frames (3 latent frames) of the one before
+            "overlap_history": 9,
+            "addnoise_condition": 20.0,
             "recipe": self.name,
             "seed": self.seed,
         }
@@ -181,7 +187,7 @@ class _StageFactory:
     def __call__(self, seed: int):
         from openreels.world.dataset import StageClips
 
-        return StageClips(self.size, self.frames, fps=self.fps, seed=seed, split="train")
+        return StageClips((self.size, self.size), self.frames, fps=self.fps, seed=seed, split="train")
 
 
 def build_vae(recipe: Recipe):
@@ -227,23 +233,11 @@ def run_recipe(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    # 1. data: a fixed, seeded set of clips (every rank renders the same set; ranks differ in what they draw)
+    # 1. data: a fixed, seeded set of clips (every rank renders the same set; ranks differ in what they draw),
+    # rendered in the background; the VAE trains on the first `vae_clips` while the rest render.
     workers = recipe.render_workers if recipe.render_workers >= 0 else max(0, (os.cpu_count() or 1) - 2)
-    t0 = time.perf_counter()
-    next_report = [0.0]
-
-    def _progress(done: int, total: int) -> None:
-        if dist_info.is_main and time.perf_counter() - t0 >= next_report[0]:
-            next_report[0] += 15.0
-            log(f"[render] {done}/{total} clips {done / max(time.perf_counter() - t0, 1e-9):.1f} clips/s")
-
-    clips: ClipSet = render_clips(
-        clip_factory(recipe), recipe.clips, recipe.seed, workers, progress=_progress
-    )
-    summary["render_s"] = round(time.perf_counter() - t0, 1)
-    summary["clips"] = len(clips)
-    if dist_info.is_main:
-        log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} in {summary['render_s']} s")
+    t_render = time.perf_counter()
+    renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
 
     # 2. VAE
     t0 = time.perf_counter()
@@ -254,8 +248,19 @@ def run_recipe(
         vae = vae.eval().requires_grad_(False)
         summary["vae_from"] = str(recipe.vae_from)
     else:
-        vae = _train_vae(recipe, clips, workdir, dev, dist_info, log, summary)
+        first = renderer.wait(min(recipe.vae_clips, recipe.clips))
+        if dist_info.is_main:
+            log(f"[render] first {len(first)} clips in {time.perf_counter() - t_render:.1f} s; VAE starts")
+        vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary)
+        del first
     summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
+    if dist_info.is_main and renderer.done < recipe.clips:
+        log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
+    clips = renderer.result(recipe.render_wait_s)
+    summary["render_s"] = round(time.perf_counter() - t_render, 1)
+    summary["clips"] = len(clips)
+    if dist_info.is_main:
+        log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} after {summary['render_s']} s")
 
     # 3. encode every clip and prompt once
     t0 = time.perf_counter()
