@@ -27,7 +27,7 @@ from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, init_distributed
 from openreels.train.objective import DiffusionForcingObjective
 from openreels.train.text import TEXT_DIM, PromptEncoder
-from openreels.train.vae import VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
+from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
 
 
 @dataclass
@@ -61,6 +61,12 @@ class Recipe:
     vae_crop_size: int = 64  # square spatial crop: the VAE is convolutional, smaller crops train it faster
     vae_from: str | None = None  # a trained AutoencoderKLWan folder: skip the VAE stage (two-step runs)
     vae_kl_weight: float = 1e-4
+    # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
+    # never show it long sequences, and its causal cache drifts past the crop length without this.
+    decoder_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=400, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
+    )
+    decoder_batch: int = 8
     transformer: dict = field(
         default_factory=lambda: {
             "num_attention_heads": 4,
@@ -108,6 +114,7 @@ def _tiny() -> Recipe:
 def _smoke() -> Recipe:
     r = Recipe(name="smoke", source="shapes", clips=512)
     r.vae_loop = replace(r.vae_loop, steps=60, log_every=10, ckpt_every=1000, warmup=10)
+    r.decoder_loop = replace(r.decoder_loop, steps=20, log_every=10, ckpt_every=1000, warmup=5)
     r.dit_loop = replace(r.dit_loop, steps=200, log_every=25, ckpt_every=1000, warmup=20)
     return r
 
@@ -141,6 +148,8 @@ def _test() -> Recipe:
         sample_steps=4,
     )
     r.vae_loop = LoopConfig(steps=10, lr=1e-3, warmup=2, ema_decay=None, ckpt_every=5, log_every=5)
+    r.decoder_loop = LoopConfig(steps=2, lr=1e-3, warmup=1, ema_decay=None, ckpt_every=5, log_every=5)
+    r.decoder_batch = 2
     r.dit_loop = LoopConfig(steps=30, lr=2e-3, warmup=3, ema_decay=0.9, ckpt_every=5, log_every=5)
     return r
 
@@ -254,6 +263,12 @@ def run_recipe(
         vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary)
         del first
     summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
+    if recipe.decoder_loop.steps > 0:
+        t0 = time.perf_counter()
+        first = renderer.wait(min(recipe.vae_clips, recipe.clips))
+        vae = finetune_decoder(recipe, vae, first, workdir, dev, dist_info, log, summary)
+        del first
+        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
     if dist_info.is_main and renderer.done < recipe.clips:
         log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
     clips = renderer.result(recipe.render_wait_s)
@@ -386,6 +401,32 @@ def _train_vae(recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, lo
     )
     vae = trainer.run().vae.eval().requires_grad_(False)
     summary["vae_steps"] = trainer.step
+    return vae
+
+
+def finetune_decoder(recipe: Recipe, vae, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict):
+    """Stage 1b: train the decoder on whole clips with the encoder frozen (see `DecoderLoss`)."""
+    vae = vae.to(dev).train()
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
+        idx = torch.randint(len(clips), (recipe.decoder_batch,), generator=g)
+        return {"video": to_video_tensor(clips.frames[idx], dev)}
+
+    trainer = Trainer(
+        "decoder",
+        DecoderLoss(vae),
+        vae_loss_fn,
+        batches,
+        replace(recipe.decoder_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        dist_info,
+        samples_per_batch=recipe.decoder_batch,
+        log=log,
+    )
+    vae = trainer.run().vae.eval().requires_grad_(False)
+    summary["decoder_steps"] = trainer.step
     return vae
 
 

@@ -36,6 +36,25 @@ class VAELoss(nn.Module):
         return loss
 
 
+class DecoderLoss(nn.Module):
+    """Decoder fine-tuning with the encoder frozen: the latent space (and a transformer trained in it) stays
+    valid while the decoder learns full-length, full-size clips from the latents it will actually be given
+    (the posterior mode, as the pipelines encode)."""
+
+    def __init__(self, vae: nn.Module) -> None:
+        super().__init__()
+        self.vae = vae
+        for name, p in vae.named_parameters():
+            p.requires_grad_(name.startswith(("decoder.", "post_quant_conv.")))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            z = self.vae.encode(x).latent_dist.mode()
+        recon = self.vae.decode(z).sample.float()
+        x = x.float()
+        return (recon - x).abs().mean() + (recon - x).pow(2).mean()
+
+
 def vae_loss_fn(
     model: nn.Module, batch: dict, gen: torch.Generator, noise_gen: torch.Generator
 ) -> torch.Tensor:
