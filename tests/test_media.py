@@ -72,3 +72,15 @@ def test_transparent_png_is_composited_on_white(tmp_path):
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     img = read_image(tmp_path / "a.png")
     assert tuple(img[0, 0]) == (255, 0, 0) and tuple(img[3, 3]) == (255, 255, 255)
+
+
+def test_written_files_get_default_permissions(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        out = write_video(tmp_path / "p.npz", _clip(), fps=8)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -1,0 +1,204 @@
+"""`openreels animate`: move a reference portrait with a driving video (SkyReels-A1)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from openreels.errors import OpenreelsError
+
+MIN_DRIVING_SECONDS = 1.0
+
+EXAMPLES = """
+Examples:
+
+  openreels animate --image me.jpg --driving talk.mp4 --output out/me_talking.mp4
+
+  openreels animate --image portrait.png --driving stage_clip.npz --output out/a.npz --model ~/models/SkyReels-A1
+
+  openreels animate --image ref.jpg --driving drive.mp4 --output out/a.mp4 --steps 10 --guidance 3 --fps 12 --json
+"""
+
+
+def _load_stage_landmarks(path: Path) -> np.ndarray | None:
+    """Ground-truth landmarks (T, C, 70, 2) stored in a stage clip's .npz, if there are any."""
+    if path.suffix.lower() != ".npz":
+        return None
+    with np.load(path) as data:
+        return np.asarray(data["landmarks"], dtype=np.float64) if "landmarks" in data.files else None
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise OpenreelsError(f"--size {text!r} is not HEIGHTxWIDTH, e.g. 480x720") from None
+    return h, w
+
+
+def _resample(frames: np.ndarray, fps: float, target: float, marks: np.ndarray | None):
+    """Pick the driving frames nearest to a `target` fps clock."""
+    idx = np.floor(np.arange(0, len(frames) / fps, 1 / target) * fps).astype(int)
+    idx = idx[idx < len(frames)]
+    return frames[idx], (marks[idx] if marks is not None else None)
+
+
+def run_animate(
+    image: Path,
+    driving: Path,
+    output: Path,
+    model: str | None,
+    steps: int,
+    guidance: float,
+    seed: int,
+    size: str | None,
+    fps: float | None,
+    character: int,
+    window: int | None,
+    quiet: bool,
+    as_json: bool,
+) -> dict:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from openreels.face.sources import driving_shapes, reference_shape
+    from openreels.media import read_image, read_video, write_video
+    from openreels.pipelines.animate import (
+        AnimatePipeline,
+        animate,
+        fit_image,
+        locate_a1,
+    )
+
+    console = Console(stderr=True, quiet=quiet or as_json)
+    started = time.perf_counter()
+
+    # 1. Inputs, checked before anything slow.
+    if image.suffix.lower() == ".npz":
+        ref_frames, _ = read_video(image)
+        ref_img, ref_marks = ref_frames[0], _load_stage_landmarks(image)
+        ref_marks = ref_marks[0] if ref_marks is not None else None
+    else:
+        ref_img, ref_marks = read_image(image), None
+    frames, driving_fps = read_video(driving)
+    seconds = len(frames) / driving_fps
+    if seconds < MIN_DRIVING_SECONDS:
+        raise OpenreelsError(
+            f"the driving video is {seconds:.2f} s long ({len(frames)} frames); use at least {MIN_DRIVING_SECONDS:g} s"
+        )
+    drv_marks = _load_stage_landmarks(driving)
+    root, random_model = locate_a1(model)
+    requested_size = _parse_size(size)
+    out_fps = fps or driving_fps
+    if fps:
+        frames, drv_marks = _resample(frames, driving_fps, fps, drv_marks)
+
+    # 2. Faces, before the model loads (fail fast); the reference's at full resolution.
+    ref = reference_shape(ref_img, ref_marks, character)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("driving landmarks", total=len(frames))
+        drv = driving_shapes(frames, drv_marks, character, progress=lambda: bar.advance(task))
+    if random_model:
+        drv.notes.append(f"{root} is an untrained random A1 (until the tiny A1 is trained): expect noise")
+    for note in ref.notes + drv.notes:
+        console.print(f"note: {note}")
+
+    # 3. The model fixes the output size; the reference and its face move into that frame.
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    with console.status("loading the model"):
+        pipe = AnimatePipeline.from_pretrained(root, dtype=dtype, device=device)
+    if device == "cuda":
+        pipe.vae.enable_tiling()  # as A1 runs: decoding 480x720 video in tiles keeps memory bounded
+    height, width = requested_size or pipe.native_size
+
+    ref_img, scale, origin = fit_image(ref_img, (height, width))
+    ref.shapes = (ref.shapes - origin) * scale
+
+    # 4. Sampling and writing.
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("animating", total=None)
+        result = animate(
+            pipe,
+            ref_img,
+            ref.shapes,
+            drv.shapes,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            seed=seed,
+            window_frames=window,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    metadata = {
+        "task": "animate",
+        "model": str(root),
+        "image": str(image),
+        "driving": str(driving),
+        "steps": steps,
+        "guidance": guidance,
+        "seed": seed,
+        "size": [height, width],
+        "fps": out_fps,
+        "windows": result.windows,
+        "notes": ref.notes + drv.notes,
+    }
+    write_video(output, result.frames, out_fps, metadata=metadata)
+    summary = {
+        "output": str(output),
+        "frames": int(len(result.frames)),
+        "fps": out_fps,
+        "windows": result.windows,
+        "seconds": round(time.perf_counter() - started, 2),
+        "notes": ref.notes + drv.notes,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+    elif not quiet:
+        console.print(f"wrote {output} ({summary['frames']} frames, {summary['seconds']} s)")
+    return summary
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("animate", help="Animate a portrait with a driving video (SkyReels-A1)." + EXAMPLES)
+    def animate_cmd(
+        image: Path = typer.Option(
+            ..., "--image", help="Reference portrait (PNG/JPEG), or a stage clip .npz."
+        ),
+        driving: Path = typer.Option(
+            ..., "--driving", help="Driving video (.mp4 or any FFmpeg video, or .npz)."
+        ),
+        output: Path = typer.Option(..., "--output", "-o", help="Output video (.mp4 or lossless .npz)."),
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            help="An A1 folder, or skyreels-a1 from the Hugging Face cache (default: the bundled tiny A1).",
+        ),
+        steps: int = typer.Option(10, "--steps", min=1, help="Denoising steps (A1 uses 10)."),
+        guidance: float = typer.Option(
+            3.0, "--guidance", help="Classifier-free guidance on the face (A1 uses 3)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed; one seed, one result."),
+        size: str | None = typer.Option(
+            None, "--size", help="HEIGHTxWIDTH (default: the model's native size)."
+        ),
+        fps: float | None = typer.Option(
+            None, "--fps", help="Resample the driving video to this rate (A1: 12)."
+        ),
+        character: int = typer.Option(
+            0, "--character", help="Which stage character's landmarks to use (.npz)."
+        ),
+        window: int | None = typer.Option(None, "--window", help="Frames per window (default: the model's)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+    ) -> None:
+        run_animate(
+            image, driving, output, model, steps, guidance, seed, size, fps, character, window, quiet, as_json
+        )
