@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 
 @dataclass
@@ -73,6 +73,22 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def ema_with_warmup(decay: float):
+    """EMA update for torch's AveragedModel whose decay ramps up as min(decay, (1 + n) / (10 + n)).
+
+    A fixed decay d keeps weight d**n on the first weights (near the random init): 0.999 over 1400 steps
+    leaves 25% of the init in the average. The ramp keeps a short run's average on the trained weights."""
+
+    @torch.no_grad()
+    def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged) -> None:
+        n = int(num_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        for e, p in zip(ema_params, params, strict=True):
+            e.lerp_(p.detach().to(e.dtype), 1.0 - d)
+
+    return update
 
 
 def atomic_torch_save(obj: object, path: Path) -> None:
@@ -138,7 +154,7 @@ class Trainer:
         self.ema = None
         if cfg.ema_decay:
             self.ema = AveragedModel(
-                self.module, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+                self.module, multi_avg_fn=ema_with_warmup(cfg.ema_decay), use_buffers=True
             )
         params = [p for p in self.module.parameters() if p.requires_grad]
         fused = device.type == "cuda"
