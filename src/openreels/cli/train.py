@@ -110,7 +110,9 @@ def register(app: typer.Typer) -> None:
                 typer.echo(line, err=True)
 
         summary = run_recipe(r, out, work, device, log=log)
+        if "out_dir" not in summary:  # a non-zero torchrun rank: rank 0 reports
+            return
         if as_json:
             typer.echo(json.dumps(summary))
-        elif not quiet and "out_dir" in summary:
+        elif not quiet:
             typer.echo(f"model written to {summary['out_dir']} ({summary['size_mb']} MB)")
