@@ -1,0 +1,118 @@
+"""`openreels train`: run a training recipe (the one that makes the bundled openreels-tiny model)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from openreels.errors import OpenreelsError
+
+EXAMPLES = """
+Examples:
+
+  openreels train --recipe tiny --out runs/tiny/model            # reproduce the shipped model (GPU: ~10 min)
+
+  openreels train --recipe test --out /tmp/m --device cpu        # toy sizes, a minute on a CPU
+
+  torchrun --nproc_per_node 8 -m openreels train --recipe tiny --out runs/tiny/model   # 8 GPUs, DDP
+
+A run killed at any point and started again with the same arguments resumes from its last checkpoint
+(in --workdir, default: <out>.work).
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train", help="Train a model from a recipe (flow matching + diffusion forcing)." + EXAMPLES)
+    def train(
+        recipe: str = typer.Option("tiny", "--recipe", help="Recipe: tiny, smoke or test."),
+        out: Path = typer.Option(..., "--out", help="Folder for the trained diffusers-format model."),
+        workdir: Path = typer.Option(None, "--workdir", help="Checkpoints and caches (default: <out>.work)."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+        seed: int = typer.Option(None, "--seed", help="Seed for data, initialisation and noise."),
+        source: str = typer.Option(None, "--source", help="Training data: stage or shapes."),
+        clips: int = typer.Option(None, "--clips", help="Number of training clips to render."),
+        vae_steps: int = typer.Option(None, "--vae-steps", help="VAE optimiser steps."),
+        steps: int = typer.Option(None, "--steps", help="Transformer optimiser steps."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Transformer batch size per device."),
+        grad_accum: int = typer.Option(None, "--grad-accum", help="Micro-batches per optimiser step."),
+        ckpt_every: int = typer.Option(
+            None, "--ckpt-every", help="Checkpoint interval in steps (both stages)."
+        ),
+        time_limit: float = typer.Option(
+            None, "--time-limit", help="Stop the transformer stage after this many minutes (and export)."
+        ),
+        vae_time_limit: float = typer.Option(
+            None, "--vae-time-limit", help="Stop the VAE stage after this many minutes."
+        ),
+        vae_from: Path = typer.Option(
+            None, "--vae-from", help="Use this trained AutoencoderKLWan folder and skip the VAE stage."
+        ),
+        render_wait: float = typer.Option(
+            None,
+            "--render-wait",
+            help="After the VAE stage, wait at most this many minutes for clips to render.",
+        ),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    ) -> None:
+        from openreels.train.recipes import get_recipe, run_recipe
+
+        r = get_recipe(recipe)
+        if seed is not None:
+            r.seed = seed
+        if source is not None:
+            r.source = source
+        if clips is not None:
+            if clips < 1:
+                raise OpenreelsError("--clips must be at least 1")
+            r.clips = clips
+        if batch_size is not None:
+            if batch_size < 1:
+                raise OpenreelsError("--batch-size must be at least 1")
+            r.dit_batch = batch_size
+        if vae_steps is not None:
+            r.vae_loop = replace(r.vae_loop, steps=vae_steps)
+        if steps is not None:
+            r.dit_loop = replace(r.dit_loop, steps=steps)
+        if grad_accum is not None:
+            r.dit_loop = replace(r.dit_loop, grad_accum=max(1, grad_accum))
+        if ckpt_every is not None:
+            if ckpt_every < 1:
+                raise OpenreelsError("--ckpt-every must be at least 1")
+            r.vae_loop = replace(r.vae_loop, ckpt_every=ckpt_every)
+            r.dit_loop = replace(r.dit_loop, ckpt_every=ckpt_every)
+        if time_limit is not None:
+            r.dit_loop = replace(r.dit_loop, time_limit_s=time_limit * 60)
+        if vae_time_limit is not None:
+            r.vae_loop = replace(r.vae_loop, time_limit_s=vae_time_limit * 60)
+        if render_wait is not None:
+            r.render_wait_s = render_wait * 60
+        if vae_from is not None:
+            if not (vae_from / "config.json").exists():
+                raise OpenreelsError(
+                    f"{vae_from} is not a diffusers VAE folder (no config.json); pass its vae/ folder"
+                )
+            r.vae_from = str(vae_from)
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise OpenreelsError(
+                    "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
+                )
+        work = workdir or out.with_name(out.name + ".work")
+
+        def log(line: str) -> None:
+            if not quiet:
+                typer.echo(line, err=True)
+
+        summary = run_recipe(r, out, work, device, log=log)
+        if "out_dir" not in summary:  # a non-zero torchrun rank: rank 0 reports
+            return
+        if as_json:
+            typer.echo(json.dumps(summary))
+        elif not quiet:
+            typer.echo(f"model written to {summary['out_dir']} ({summary['size_mb']} MB)")

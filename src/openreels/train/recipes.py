@@ -1,0 +1,463 @@
+"""Recipes: the whole path from a seed to a shipped model, as one function.
+
+`tiny` makes the bundled openreels-tiny model in two stages, as latent video models are made:
+  1. render a seeded set of stage clips; train a small AutoencoderKLWan on short crops of them;
+  2. encode every clip once (latents cached, normalised with the measured per-channel statistics), encode every
+     prompt once with the frozen MiniLM, then train a small SkyReelsV2Transformer3DModel with the
+     diffusion-forcing flow objective on the cached latents;
+and exports the EMA weights as a diffusers folder. `test` is the same path at toy sizes on moving shapes
+(for the test suite), `smoke` the tiny model's sizes on moving shapes with few steps (to time a device).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from openreels.errors import OpenreelsError
+from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
+from openreels.train.export import export_pipeline_folder
+from openreels.train.flow import ForcingConfig
+from openreels.train.loop import LoopConfig, Trainer, init_distributed
+from openreels.train.objective import DiffusionForcingObjective
+from openreels.train.text import TEXT_DIM, PromptEncoder
+from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
+
+
+@dataclass
+class Recipe:
+    name: str
+    seed: int = 0
+    source: str = "stage"  # "stage" (openreels.world) or "shapes"
+    size: int = 128
+    frames: int = 33
+    fps: float = 8.0
+    clips: int = 6000
+    vae_clips: int = 500  # the VAE trains on the first clips while the rest render
+    decoder_clips: int = 600  # the decoder fine-tunes on the first clips
+    render_wait_s: float | None = (
+        None  # after the VAE, wait at most this long for the rest (then use what exists)
+    )
+    render_workers: int = -1  # -1: one per CPU core but two
+    vae: dict = field(
+        default_factory=lambda: {
+            "base_dim": 24,
+            "z_dim": 16,
+            "dim_mult": [1, 2, 4, 4],
+            "num_res_blocks": 1,
+            "temperal_downsample": [False, True, True],
+        }
+    )
+    vae_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=589, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
+    )
+    vae_batch: int = 48
+    vae_crop: int = 9  # frames per VAE training crop (1 + 4k, so the temporal compression is exercised)
+    vae_crop_size: int = 64  # square spatial crop: the VAE is convolutional, smaller crops train it faster
+    vae_from: str | None = None  # a trained AutoencoderKLWan folder: skip the VAE stage (two-step runs)
+    vae_kl_weight: float = 1e-4
+    # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
+    # never show it long sequences, and its causal cache drifts past the crop length without this.
+    decoder_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=166, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
+    )
+    decoder_batch: int = 8
+    transformer: dict = field(
+        default_factory=lambda: {
+            "num_attention_heads": 4,
+            "attention_head_dim": 64,
+            "ffn_dim": 1024,
+            "num_layers": 8,
+            "freq_dim": 256,
+        }
+    )
+    dit_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=1373, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
+    )
+    dit_batch: int = 128
+    forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0))
+    text_drop_prob: float = 0.1
+    p_end_frame: float = 0.1
+    max_sequence_length: int = 128  # stage prompts are at most ~90 MiniLM tokens
+    # Generation defaults written to openreels.json.
+    sample_steps: int = 20
+    guidance: float = 5.0
+    sample_shift: float = 3.0
+
+    def defaults(self) -> dict:
+        return {
+            "size": [self.size, self.size],  # (height, width)
+            "frames": self.frames,
+            "fps": int(round(self.fps)),
+            "steps": self.sample_steps,
+            "guidance": self.guidance,
+            "shift": self.sample_shift,
+            "negative_prompt": "",
+            "max_sequence_length": self.max_sequence_length,
+            # long video: each window re-uses the last 9 frames (3 latent frames) of the one before
+            "overlap_history": 9,
+            "addnoise_condition": 20.0,
+            "recipe": self.name,
+            "seed": self.seed,
+        }
+
+
+def _tiny() -> Recipe:
+    return Recipe(name="tiny")
+
+
+def _smoke() -> Recipe:
+    r = Recipe(name="smoke", source="shapes", clips=512)
+    r.vae_loop = replace(r.vae_loop, steps=60, log_every=10, ckpt_every=1000, warmup=10)
+    r.decoder_loop = replace(r.decoder_loop, steps=20, log_every=10, ckpt_every=1000, warmup=5)
+    r.dit_loop = replace(r.dit_loop, steps=200, log_every=25, ckpt_every=1000, warmup=20)
+    return r
+
+
+def _test() -> Recipe:
+    r = Recipe(
+        name="test",
+        source="shapes",
+        size=32,
+        frames=9,
+        clips=48,
+        render_workers=0,
+        vae={
+            "base_dim": 8,
+            "z_dim": 4,
+            "dim_mult": [1, 2, 2, 2],
+            "num_res_blocks": 1,
+            "temperal_downsample": [False, True, True],
+        },
+        transformer={
+            "num_attention_heads": 2,
+            "attention_head_dim": 16,
+            "ffn_dim": 64,
+            "num_layers": 2,
+            "freq_dim": 32,
+        },
+        vae_batch=4,
+        vae_crop=5,
+        dit_batch=8,
+        max_sequence_length=32,
+        sample_steps=4,
+    )
+    r.vae_loop = LoopConfig(steps=10, lr=1e-3, warmup=2, ema_decay=None, ckpt_every=5, log_every=5)
+    r.decoder_loop = LoopConfig(steps=2, lr=1e-3, warmup=1, ema_decay=None, ckpt_every=5, log_every=5)
+    r.decoder_batch = 2
+    r.dit_loop = LoopConfig(steps=30, lr=2e-3, warmup=3, ema_decay=0.9, ckpt_every=5, log_every=5)
+    return r
+
+
+RECIPES: dict[str, Callable[[], Recipe]] = {"tiny": _tiny, "smoke": _smoke, "test": _test}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise OpenreelsError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
+    return RECIPES[name]()
+
+
+def clip_factory(recipe: Recipe) -> Callable[[int], object]:
+    """seed -> iterable of clips for the recipe's source."""
+    if recipe.source == "shapes":
+        return _ShapesFactory(recipe.size, recipe.frames)
+    if recipe.source == "stage":
+        try:
+            from openreels.world.dataset import StageClips  # noqa: F401
+        except ImportError as exc:
+            raise OpenreelsError(
+                "the stage renderer (openreels.world) is not installed; use --source shapes or update openreels"
+            ) from exc
+        return _StageFactory(recipe.size, recipe.frames, recipe.fps)
+    raise OpenreelsError(f"unknown data source {recipe.source!r}; use 'stage' or 'shapes'")
+
+
+@dataclass
+class _ShapesFactory:  # a picklable factory, so DataLoader workers can build it
+    size: int
+    frames: int
+
+    def __call__(self, seed: int) -> MovingShapes:
+        return MovingShapes(self.size, self.frames, seed)
+
+
+@dataclass
+class _StageFactory:
+    size: int
+    frames: int
+    fps: float
+
+    def __call__(self, seed: int):
+        from openreels.world.dataset import StageClips
+
+        return StageClips((self.size, self.size), self.frames, fps=self.fps, seed=seed, split="train")
+
+
+def build_vae(recipe: Recipe):
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(**recipe.vae)
+
+
+def build_transformer(recipe: Recipe):
+    from diffusers import SkyReelsV2Transformer3DModel
+
+    z = recipe.vae["z_dim"]
+    return SkyReelsV2Transformer3DModel(
+        in_channels=z, out_channels=z, text_dim=TEXT_DIM, patch_size=(1, 2, 2), **recipe.transformer
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+def run_recipe(
+    recipe: Recipe,
+    out_dir: str | Path,
+    workdir: str | Path,
+    device: str = "auto",
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Train the recipe end to end and export the model to out_dir; returns a summary (times, sizes, losses)."""
+    log = log or (lambda s: print(s, flush=True))
+    dist_info, dev = init_distributed(device)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    summary: dict = {
+        "recipe": recipe.name,
+        "seed": recipe.seed,
+        "device": str(dev),
+        "world_size": dist_info.world_size,
+    }
+    if dev.type == "cuda":
+        summary["device_name"] = torch.cuda.get_device_name(dev)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    # 1. data: a fixed, seeded set of clips (every rank renders the same set; ranks differ in what they draw),
+    # rendered in the background; the VAE trains on the first `vae_clips` while the rest render.
+    workers = recipe.render_workers if recipe.render_workers >= 0 else max(0, (os.cpu_count() or 1) - 2)
+    t_render = time.perf_counter()
+    renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
+
+    # 2. VAE
+    t0 = time.perf_counter()
+    if recipe.vae_from:
+        from diffusers import AutoencoderKLWan
+
+        vae = AutoencoderKLWan.from_pretrained(recipe.vae_from, torch_dtype=torch.float32).to(dev)
+        vae = vae.eval().requires_grad_(False)
+        summary["vae_from"] = str(recipe.vae_from)
+    else:
+        first = renderer.wait(min(recipe.vae_clips, recipe.clips))
+        if dist_info.is_main:
+            log(f"[render] first {len(first)} clips in {time.perf_counter() - t_render:.1f} s; VAE starts")
+        vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary)
+        del first
+    summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
+    if recipe.decoder_loop.steps > 0:
+        t0 = time.perf_counter()
+        first = renderer.wait(min(recipe.decoder_clips, recipe.clips))
+        vae = finetune_decoder(recipe, vae, first, workdir, dev, dist_info, log, summary)
+        del first
+        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
+    if dist_info.is_main and renderer.done < recipe.clips:
+        log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
+    clips = renderer.result(recipe.render_wait_s)
+    summary["render_s"] = round(time.perf_counter() - t_render, 1)
+    summary["clips"] = len(clips)
+    if dist_info.is_main:
+        log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} after {summary['render_s']} s")
+
+    # 3. encode every clip and prompt once
+    t0 = time.perf_counter()
+    raw, last = [], []
+    with torch.no_grad():
+        for i in range(0, len(clips), 32):
+            video = to_video_tensor(clips.frames[i : i + 32], dev)
+            raw.append(encode_mode(vae, video).float())
+            last.append(encode_mode(vae, video[:, :, -1:]).float())
+    raw_latents = torch.cat(raw)
+    mean, std = latent_stats(raw_latents)
+    vae.register_to_config(latents_mean=mean, latents_std=std)
+    latents = normalise(raw_latents, mean, std).to(torch.bfloat16 if dev.type == "cuda" else torch.float32)
+    last_latents = normalise(torch.cat(last), mean, std).to(latents.dtype)
+    del raw, raw_latents, last
+    recon_psnr = _psnr_check(vae, clips, dev, mean, std, latents)
+    summary["vae_psnr_db"] = round(recon_psnr, 2)
+    if dist_info.is_main and not recipe.vae_from:
+        copy.deepcopy(vae).to("cpu", torch.float16).save_pretrained(workdir / "vae", safe_serialization=True)
+    encoder = PromptEncoder(dev, recipe.max_sequence_length)
+    unique = list(dict.fromkeys(clips.prompts))
+    lookup = {p: i for i, p in enumerate(unique)}
+    prompt_idx = torch.tensor([lookup[p] for p in clips.prompts], device=dev)
+    text_bank = encoder(unique, dev).to(latents.dtype)
+    null_text = encoder([""], dev)
+    used = int((text_bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens
+    text_bank = text_bank[:, :used].contiguous()  # padded back to max_sequence_length per batch
+    del encoder
+    summary["encode_s"] = round(time.perf_counter() - t0, 1)
+    summary["unique_prompts"] = len(unique)
+    if dist_info.is_main:
+        log(
+            f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(unique)} prompts "
+            f"(<= {used} tokens), VAE PSNR {recon_psnr:.1f} dB in {summary['encode_s']} s"
+        )
+
+    # 4. diffusion-forcing transformer
+    _seed_everything(recipe.seed + 1)
+    transformer = build_transformer(recipe)
+    objective = DiffusionForcingObjective(
+        forcing=recipe.forcing,
+        text_drop_prob=recipe.text_drop_prob,
+        null_text=null_text,
+        p_end_frame=recipe.p_end_frame,
+    )
+    pad = recipe.max_sequence_length - used
+
+    def dit_batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        idx = torch.randint(len(clips), (recipe.dit_batch,), generator=g).to(dev)
+        text = text_bank[prompt_idx[idx]].float()
+        text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
+        return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
+
+    def dit_loss(model, batch, gen, noise_gen):
+        return objective(model, batch, gen, noise_gen)
+
+    dit_loop = replace(recipe.dit_loop, seed=recipe.seed)
+    t0 = time.perf_counter()
+    dit_trainer = Trainer(
+        "dit",
+        transformer,
+        dit_loss,
+        dit_batches,
+        dit_loop,
+        workdir,
+        dev,
+        dist_info,
+        extra_modules=objective.trainable_modules(),
+        samples_per_batch=recipe.dit_batch,
+        log=log,
+    )
+    transformer = dit_trainer.run().eval()
+    summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
+    summary["dit_steps"] = dit_trainer.step
+
+    # 5. export
+    if dist_info.is_main:
+        export_pipeline_folder(
+            out_dir, transformer, vae, recipe.defaults() | {"training": _training_note(summary)}
+        )
+        summary["out_dir"] = str(out_dir)
+        summary["size_mb"] = round(
+            sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
+        )
+        summary["total_s"] = round(time.perf_counter() - t_start, 1)
+        log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
+    return summary
+
+
+def _train_vae(recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict):
+    _seed_everything(recipe.seed)
+    vae = build_vae(recipe)
+    crop = min(recipe.vae_crop, recipe.frames)
+    side = min(recipe.vae_crop_size, recipe.size)
+
+    def vae_batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
+        n = recipe.vae_batch
+        idx = torch.randint(len(clips), (n,), generator=g).tolist()
+        t = torch.randint(recipe.frames - crop + 1, (n,), generator=g).tolist()
+        y = torch.randint(recipe.size - side + 1, (n,), generator=g).tolist()
+        x = torch.randint(recipe.size - side + 1, (n,), generator=g).tolist()
+        video = torch.stack(
+            [
+                clips.frames[i, a : a + crop, b : b + side, c : c + side]
+                for i, a, b, c in zip(idx, t, y, x, strict=True)
+            ]
+        )
+        return {"video": to_video_tensor(video, dev)}
+
+    trainer = Trainer(
+        "vae",
+        VAELoss(vae, kl_weight=recipe.vae_kl_weight),
+        vae_loss_fn,
+        vae_batches,
+        replace(recipe.vae_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        dist_info,
+        samples_per_batch=recipe.vae_batch,
+        log=log,
+    )
+    vae = trainer.run().vae.eval().requires_grad_(False)
+    summary["vae_steps"] = trainer.step
+    return vae
+
+
+def finetune_decoder(recipe: Recipe, vae, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict):
+    """Stage 1b: train the decoder on whole clips with the encoder frozen (see `DecoderLoss`)."""
+    vae = vae.to(dev).train()
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
+        idx = torch.randint(len(clips), (recipe.decoder_batch,), generator=g)
+        return {"video": to_video_tensor(clips.frames[idx], dev)}
+
+    trainer = Trainer(
+        "decoder",
+        DecoderLoss(vae),
+        vae_loss_fn,
+        batches,
+        replace(recipe.decoder_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        dist_info,
+        samples_per_batch=recipe.decoder_batch,
+        log=log,
+    )
+    vae = trainer.run().vae.eval().requires_grad_(False)
+    summary["decoder_steps"] = trainer.step
+    return vae
+
+
+def _training_note(summary: dict) -> dict:
+    keys = (
+        "recipe",
+        "seed",
+        "device",
+        "device_name",
+        "world_size",
+        "clips",
+        "vae_steps",
+        "dit_steps",
+        "vae_psnr_db",
+    )
+    return {k: summary[k] for k in keys if k in summary}
+
+
+@torch.no_grad()
+def _psnr_check(vae, clips: ClipSet, dev, mean, std, latents) -> float:
+    """Reconstruction PSNR (dB) of the first few clips through the normalised latents, as the pipeline decodes."""
+    n = min(4, len(clips))
+    m = torch.tensor(mean, device=dev).view(1, -1, 1, 1, 1)
+    s = torch.tensor(std, device=dev).view(1, -1, 1, 1, 1)
+    recon = vae.decode((latents[:n].float() * s + m).to(vae.dtype)).sample.float().clamp(-1, 1)
+    target = to_video_tensor(clips.frames[:n], dev)
+    mse = ((recon - target) / 2).pow(2).mean().clamp_min(1e-10)
+    return float(10 * torch.log10(1 / mse))
+
+
+def recipe_summary(recipe: Recipe) -> dict:
+    """The recipe as plain data (for --json and the run's record)."""
+    return asdict(recipe)
