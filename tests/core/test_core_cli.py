@@ -27,12 +27,12 @@ def test_default_model_demo_path_writes_mp4_and_sidecar(tmp_path, capsys):
     target = tmp_path / "demo.mp4"
     code, out, err = cli(capsys, "A man waving", *FAST, "--output", target)
     assert code == 0, err
-    assert "untrained random model" in err and "wrote" in out
+    assert "untrained random model" not in err and "wrote" in out  # the bundled trained model is the default
     frames, fps = read_video(target)
     assert frames.shape == (9, 32, 32, 3) and fps == 8
     meta = json.loads(target.with_suffix(".json").read_text())
     assert meta["model"] == "openreels-tiny" and meta["prompt"] == "A man waving" and meta["seed"] == 0
-    assert meta["random_model"] is True and meta["steps"] == 2 and meta["openreels_version"]
+    assert meta["random_model"] is False and meta["steps"] == 2 and meta["openreels_version"]
 
 
 def test_npz_output_json_and_sidecar_reproduce(tmp_path, capsys, tiny_dirs, face):
