@@ -32,7 +32,7 @@ def face():
     """A real photo (skimage's astronaut), cropped to the tiny models' 32x32."""
     from skimage import data
 
-    from openreels.pipelines.generate import fit_image
+    from openreels.pipelines.tasks import fit_image
 
     return np.asarray(fit_image(data.astronaut(), (32, 32)))
 

@@ -89,6 +89,11 @@ def test_long_video_sync_and_async(tiny_dirs):
     assert not np.array_equal(sync.frames, asyn.frames)
 
 
+def test_long_image_to_video(tiny_dirs, face):
+    video, calls = _run(tiny_dirs["v2-df"], image=face, frames=13)  # the image starts the first window only
+    assert video.frames.shape == (13, 32, 32, 3) and "window 2/2" in calls[-1][2]
+
+
 def test_extension_keeps_input_and_adds_frames(tiny_dirs, face):
     folder = tiny_dirs["v2-df"]
     source = np.stack([np.roll(face, 2 * i, axis=1) for i in range(9)])

@@ -105,3 +105,13 @@ def test_models_command_json_and_table(tmp_path, monkeypatch, capsys, tiny_dirs)
     assert rows["skyreels-v1-hunyuan-t2v"]["prompt_prefix"] == "FPS-24, "
     assert main(["models"]) == 0
     assert "skyreels-v2-df-14b-720p" in capsys.readouterr().out
+
+
+def test_size_multiple_follows_vae_and_patch(tiny_dirs, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(tiny_dirs["v2-df"], tmp_path / "df")
+    assert get_model(str(folder)).size_multiple == 16  # 8x VAE, 2x2 patch
+    config = folder / "transformer" / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"patch_size": [1, 4, 4]}))
+    assert get_model(str(folder)).size_multiple == 32

@@ -142,3 +142,26 @@ def test_num_videos_first_uses_seed_later_derive(tiny_dirs):
     assert [v.metadata["seed"] for v in two] == [11, 12]
     assert not np.array_equal(two[0].frames, two[1].frames)
     np.testing.assert_array_equal(run(folder, prompt="a cup", seed=12).frames, two[1].frames)
+
+
+def test_transformer_only_v1_checkpoint_uses_cached_hunyuan_base(tiny_dirs, tmp_path, monkeypatch):
+    """The published V1 repos hold only a transformer; the rest comes from HunyuanVideo in the HF cache."""
+    import shutil
+
+    from openreels.errors import OpenreelsError
+
+    full = tiny_dirs["v1-t2v"]
+    only = tmp_path / "SkyReels-V1-Hunyuan-T2V"
+    shutil.copytree(full / "transformer", only)  # config.json + weights at the root, as on the hub
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    # No openreels.json here, so the V1 defaults (544x960x97, 30 steps) apply unless set.
+    small = dict(seed=1, size=(32, 32), frames=9, steps=2, guidance=3.0, shift=3.0)
+    with pytest.raises(OpenreelsError, match="huggingface-cli download hunyuanvideo-community/HunyuanVideo"):
+        run(only, **small)
+    repo = tmp_path / "hf" / "hub" / "models--hunyuanvideo-community--HunyuanVideo"
+    shutil.copytree(full, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    video = run(only, **small)
+    assert video.metadata["pipeline"] == "HunyuanVideoPipeline"
+    np.testing.assert_array_equal(video.frames, run(full, **small).frames)

@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,10 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def hide_mediapipe(monkeypatch):
+    """Make `import mediapipe` fail, as on a machine without the [animate] extra."""
+    for name in [n for n in sys.modules if n == "mediapipe" or n.startswith("mediapipe.")] + ["mediapipe"]:
+        monkeypatch.setitem(sys.modules, name, None)

@@ -126,8 +126,7 @@ def test_driving_video_under_one_second_is_refused(tmp_path, model, capsys):
     assert not (tmp_path / "o.npz").exists()
 
 
-@pytest.mark.skipif(HAVE_MEDIAPIPE, reason="checks the message shown when the extra is missing")
-def test_photo_reference_without_mediapipe_names_the_extra(tmp_path, model, capsys):
+def test_photo_reference_without_mediapipe_names_the_extra(tmp_path, model, capsys, hide_mediapipe):
     img = tmp_path / "ref.png"
     Image.new("RGB", (64, 64), (128, 128, 128)).save(img)
     drv = _stage_clip(tmp_path / "drv.npz", 14)

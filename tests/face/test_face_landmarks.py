@@ -28,8 +28,7 @@ def test_fill_missing_interpolates_gaps_and_holds_the_ends():
         fill_missing([None, None])
 
 
-@pytest.mark.skipif(HAVE_MEDIAPIPE, reason="checks the message shown when the extra is missing")
-def test_without_mediapipe_detection_names_the_extra_to_install():
+def test_without_mediapipe_detection_names_the_extra_to_install(hide_mediapipe):
     with pytest.raises(OpenreelsError, match=r"openreels\[animate\]"):
         detect_faces(np.zeros((64, 64, 3), np.uint8))
 

@@ -45,7 +45,7 @@ def test_render_npz_and_mp4_then_score(tmp_path, capsys):
     video, _ = read_video(mp4)
     assert video.shape == frames.shape and np.abs(video.astype(int) - frames).mean() < 6
     capsys.readouterr()
-    assert main(["eval", "score", str(npz), "--json"]) == 0
+    assert main(["eval", "score", str(mp4), "--json"]) == 0  # scored through the H.264 round trip
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"]["backdrop"] == 1.0 and report["accuracy"]["expression"] == 1.0
 
@@ -99,3 +99,9 @@ def test_sample_writes_sheet_and_videos(tmp_path):
     assert (tmp_path / "clip00.mp4").exists() and len(
         json.loads((tmp_path / "captions.json").read_text())
     ) == 3
+
+
+def test_bench_reports_clips_per_second(capsys):
+    assert main(["world", "bench", "--count", "4", "--frames", "3", "--workers", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clips"] == 4 and result["clips_per_second"] > 0

@@ -34,6 +34,18 @@ def test_same_seed_same_pixels_and_other_seed_differs():
     assert not np.array_equal(a.frames, c.frames)
 
 
+def test_chunked_drawing_gives_the_same_pixels(monkeypatch):
+    import openreels.world.renderer as renderer
+
+    scene = sample_scene(5, n_characters=2, n_objects=1, camera_motion="pan left", action="talking")
+    whole = render(scene, 7, (64, 64), masks=True)
+    monkeypatch.setattr(renderer, "CHUNK_PIXELS", 3 * 64 * 64)
+    parts = render(scene, 7, (64, 64), masks=True)
+    assert np.array_equal(whole.frames, parts.frames) and np.allclose(whole.landmarks, parts.landmarks)
+    assert whole.masks.keys() == parts.masks.keys()
+    assert all(np.allclose(whole.masks[k], parts.masks[k], atol=1e-5) for k in whole.masks)
+
+
 @pytest.mark.parametrize("size,frames", [((64, 64), 1), ((96, 160), 4), ((512, 64), 2)])
 def test_any_size_and_frame_count(size, frames):
     scene = sample_scene(3, n_characters=2, n_objects=1)
@@ -54,6 +66,13 @@ def test_bad_render_arguments_are_one_line_errors(kwargs):
     with pytest.raises(OpenreelsError) as err:
         render(sample_scene(0), args["frames"], args["size"], args["fps"])
     assert "\n" not in str(err.value)
+
+
+def test_fixed_fields_override():
+    for seed in range(20):
+        scene = sample_scene(seed, backdrop="teal", expression="happy", camera_motion="pan left")
+        assert scene.backdrop == "teal" and scene.environment in ("studio", "room")
+        assert scene.characters[0].expression == "happy" and scene.shot.camera_motion == "pan left"
 
 
 def test_unknown_words_in_scenes_are_rejected():

@@ -35,7 +35,17 @@ def _root(
 
 
 # Each name is a module of this package with a `register(app)` function that adds its commands.
-COMMAND_MODULES: tuple[str, ...] = ("generate", "models", "world", "eval", "animate", "train")
+COMMAND_MODULES: tuple[str, ...] = (
+    "generate",
+    "models",
+    "world",
+    "eval",
+    "animate",
+    "compose",
+    "drama",
+    "train",
+    "bench",
+)
 
 
 def _register_commands() -> None:

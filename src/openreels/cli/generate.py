@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from openreels.errors import OpenreelsError
+from openreels.runtime.cli_options import is_writer, runtime_hook, with_runtime_options
 
 EXAMPLES = """
 Examples:
@@ -87,6 +88,7 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+@with_runtime_options
 def generate_command(
     prompt: str = typer.Argument(None, help="What the video shows (optional with --from-sidecar)."),
     model: str = typer.Option(
@@ -129,6 +131,7 @@ def generate_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or notes."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    runtime=None,
 ) -> None:
     """Generate a video from a prompt (and optionally an image, start/end images or a video to extend)."""
     from openreels.media import read_image, read_video
@@ -207,10 +210,11 @@ def generate_command(
     def note(text: str) -> None:
         notes.append(text)
         if not quiet:
-            console.print(f"note: {text}", highlight=False)
+            console.print(f"note: {text}", highlight=False, soft_wrap=True)
 
-    if quiet:
-        videos = generate(request, on_note=note)
+    hook = runtime_hook(runtime, settings.get("device"))
+    if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
+        videos = generate(request, pipeline_hook=hook, on_note=note)
     else:
         from rich.progress import (
             BarColumn,
@@ -236,8 +240,10 @@ def generate_command(
             def on_progress(done: int, total: int, label: str) -> None:
                 bar.update(job, completed=done, total=total, description=label)
 
-            videos = generate(request, progress=on_progress, on_note=note)
+            videos = generate(request, pipeline_hook=hook, progress=on_progress, on_note=note)
 
+    if not is_writer():  # under torchrun only rank 0 writes
+        return
     results = []
     for vid, path in zip(videos, outputs, strict=True):
         vid.metadata["inputs"] = {k: str(Path(v).resolve()) for k, v in inputs.items()}

@@ -51,8 +51,11 @@ def _frames(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
         raise OpenreelsError(f"frames must be (T, H, W, 3), got shape {frames.shape}")
     h, w = frames.shape[1:3]
-    if not (64 <= h <= 4096 and 64 <= w <= 4096):
-        raise OpenreelsError(f"frames of {h}x{w} are too small to probe; use at least 64x64")
+    if min(h, w) < 16:
+        raise OpenreelsError(f"frames of {h}x{w} are too small to probe; use at least 16x16")
+    if min(h, w) < 64:  # the stage renders at 64 px or more: enlarge small clips (nearest neighbour)
+        k = int(np.ceil(64 / min(h, w)))
+        frames = frames.repeat(k, axis=1).repeat(k, axis=2)
     return frames
 
 
@@ -61,10 +64,14 @@ def _template_scene(caption: dict) -> Scene:
     return scene_from_caption(caption, 0)
 
 
+PROBE_SIDE = 128  # clips are analysed with their short side at most this (and the long side <= 512)
+
+
 def _resize_for_stage(frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """Clips larger than the stage's 512 limit are box-downsampled for analysis."""
+    """Box-downsample big clips by a whole factor: the probes render every candidate at the clip's size,
+    so this bounds their cost; 128 px keeps faces of close and medium shots readable."""
     t, h, w, _ = frames.shape
-    k = int(np.ceil(max(h, w) / 512))
+    k = max(int(np.ceil(max(h, w) / 512)), min(h, w) // PROBE_SIDE, 1)
     if k > 1:
         h2, w2 = h // k, w // k
         frames = frames[:, : h2 * k, : w2 * k].reshape(t, h2, k, w2, k, 3).mean(axis=(2, 4))
@@ -245,7 +252,9 @@ def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8
         }
         scores["shot_type"] = float(_pick(small, options) == scene.shot.shot_type)
     if humans and humans[0].get("action") and len(clip) > 1:
-        scores["action"] = float(_action(clip, scene, fps) == main.action)
+        got = _action(clip, scene, fps)
+        if got is not None:
+            scores["action"] = float(got == main.action)
     if caption.get("camera_motion") and len(clip) > 1:
         scores["camera_motion"] = float(_camera_motion(clip, scene, fps))
     return scores
@@ -269,8 +278,10 @@ def _camera_motion(clip: np.ndarray, scene: Scene, fps: float) -> bool:
     return float(((cands[best] - cands[want]) ** 2).mean()) < 0.01 * spread
 
 
-def _action(clip: np.ndarray, scene: Scene, fps: float) -> str:
-    """Render the clip once per action and keep the closest, compared inside the people's reach."""
+def _action(clip: np.ndarray, scene: Scene, fps: float) -> str | None:
+    """Render the clip once per action and keep the closest, compared inside the people's reach.
+    None when the caption's action cannot be told apart from another one at this framing (talking or
+    nodding in a wide shot where the face is a few pixels)."""
     t, h, w = clip.shape[:3]
     cands, reach = {}, np.zeros((h, w), np.float32)
     for a, s in _variants(scene, "action", V.ACTIONS):
@@ -279,6 +290,9 @@ def _action(clip: np.ndarray, scene: Scene, fps: float) -> str:
         for box in r.boxes["characters"][:, 0]:
             x0, y0, x1, y1 = np.clip(np.round(box), 0, [w, h, w, h]).astype(int)
             reach[y0:y1, x0:x1] = 1.0
+    want = cands[scene.characters[0].action]
+    if any(a != scene.characters[0].action and np.abs(c - want).max() < 8.0 for a, c in cands.items()):
+        return None
     weight = np.broadcast_to(reach, (t, h, w))
     return _pick(clip, cands, weight)
 
@@ -311,7 +325,30 @@ def probe_table(n: int = 40, size: tuple[int, int] = (64, 64), frames: int = 17,
     clips = [render(sample_scene(rng), frames, size) for _ in range(n)]
     captions = [c.caption for c in clips]
     shift = [captions[(i + 1 + n // 2) % n] for i in range(n)]
-    return {"ground_truth": evaluate(clips, captions), "shuffled": evaluate(clips, shift)}
+    return {
+        "ground_truth": evaluate(clips, captions),
+        "shuffled": evaluate(clips, shift),
+        "shuffled_agree": agreement(captions, shift),
+    }
 
 
-__all__ = ["PROBE_FIELDS", "estimate_motion", "evaluate", "probe_table", "score_clip"]
+def _field_value(caption: dict, field: str):
+    if field in ("backdrop", "camera_motion", "shot_type"):
+        return caption.get(field)
+    humans = [s for s in caption.get("subjects", []) if s.get("type") == "human"]
+    return humans[0].get(field) if humans else None
+
+
+def agreement(captions: list[dict], others: list[dict]) -> dict[str, float]:
+    """How often a shuffled caption names the same value as the clip's own (the chance level a probe
+    should show on shuffled prompts), per probe field, over pairs where both name one."""
+    out = {}
+    for f in PROBE_FIELDS:
+        pairs = [(_field_value(a, f), _field_value(b, f)) for a, b in zip(captions, others, strict=True)]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            out[f] = float(np.mean([a == b for a, b in pairs]))
+    return out
+
+
+__all__ = ["PROBE_FIELDS", "agreement", "estimate_motion", "evaluate", "probe_table", "score_clip"]

@@ -9,6 +9,7 @@ included) and only used to tell a user how much disk a missing checkpoint needs.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -286,6 +287,19 @@ _OVERRIDABLE = (
 )
 
 
+def _size_multiple(folder: Path) -> int | None:
+    """VAE spatial compression x transformer patch, at least the 16 the diffusers pipelines demand."""
+    try:
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        transformer = json.loads((folder / "transformer" / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    spatial = vae.get("spatial_compression_ratio") or 2 ** len(vae.get("temperal_downsample") or [0, 0, 0])
+    patch = transformer.get("patch_size", 2)
+    patch = patch[-1] if isinstance(patch, list) else patch
+    return math.lcm(16, int(spatial) * int(patch))
+
+
 def spec_from_folder(folder: Path, base: ModelSpec | None = None) -> ModelSpec:
     """Infer a spec for a checkpoint folder: family defaults from its pipeline class, then `openreels.json`."""
     folder = Path(folder)
@@ -302,9 +316,10 @@ def spec_from_folder(folder: Path, base: ModelSpec | None = None) -> ModelSpec:
             if not config.is_file():
                 config = folder / "transformer" / "config.json"
             if config.is_file() and "Hunyuan" in config.read_text():
-                cls = "HunyuanVideoPipeline"  # transformer-only V1 checkpoint; in_channels tells T2V from I2V
-                if json.loads(config.read_text()).get("in_channels", 16) > 16:
-                    cls = "HunyuanSkyreelsImageToVideoPipeline"
+                # A transformer-only V1 checkpoint: I2V takes image latents on extra input channels.
+                cfg = json.loads(config.read_text())
+                i2v = cfg.get("in_channels", 16) > (cfg.get("out_channels") or 16)
+                cls = "HunyuanSkyreelsImageToVideoPipeline" if i2v else "HunyuanVideoPipeline"
         if cls not in _BY_PIPELINE_CLASS:
             raise OpenreelsError(
                 f"{folder} is not a SkyReels checkpoint openreels knows (no model_index.json naming a "
@@ -313,6 +328,9 @@ def spec_from_folder(folder: Path, base: ModelSpec | None = None) -> ModelSpec:
         base = get_model(_BY_PIPELINE_CLASS[cls])
     extra = read_openreels_json(folder)
     updates = {k: (tuple(v) if k == "size" else v) for k, v in extra.items() if k in _OVERRIDABLE}
+    multiple = _size_multiple(folder)
+    if multiple and "size_multiple" not in updates:
+        updates["size_multiple"] = multiple
     return base.model_copy(update={"id": str(folder), "hf_repo": None, "download_gb": 0.0, **updates})
 
 

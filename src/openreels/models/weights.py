@@ -67,7 +67,7 @@ def locate_weights(spec: ModelSpec, path: str | os.PathLike | None = None) -> Pa
         from openreels.models.tiny import default_tiny_dir
 
         return default_tiny_dir()
-    if Path(spec.id).is_dir():
+    if spec.hf_repo is None and Path(spec.id).is_dir():  # a spec read from a checkpoint folder
         return locate_weights(spec, spec.id)
     if spec.status != "available":
         raise OpenreelsError(

@@ -65,14 +65,14 @@ def _extra_components(model_dir: Path, spec: ModelSpec, dtype: torch.dtype) -> t
     # A transformer-only SkyReels-V1 repo: VAE, text encoders and scheduler come from HunyuanVideo.
     from diffusers import HunyuanVideoTransformer3DModel
 
-    from openreels.models.registry import get_model
-    from openreels.models.weights import cached_snapshot, download_hint
+    from openreels.models.weights import cached_snapshot
 
     base_repo = spec.base_repo or "hunyuanvideo-community/HunyuanVideo"
     base = cached_snapshot(base_repo)
     if base is None:
         raise OpenreelsError(
-            f"{model_dir} holds only a transformer: {download_hint(get_model(spec.family + '-hunyuan-t2v'))}"
+            f"{model_dir} holds only a transformer; its VAE and text encoders come from {base_repo}: "
+            f"run `huggingface-cli download {base_repo} --exclude 'transformer/*'`"
         )
     sub = model_dir / "transformer" if (model_dir / "transformer" / "config.json").is_file() else model_dir
     extra["transformer"] = HunyuanVideoTransformer3DModel.from_pretrained(sub, dtype=dtype)

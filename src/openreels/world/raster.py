@@ -57,10 +57,13 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def ellipse(rx: float, ry: float, cx: float = 0.0, cy: float = 0.0) -> Sdf:
     def sdf(x, y):
-        px, py = (x - cx) / rx, (y - cy) / ry
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        px, py = dx / rx, dy / ry
         k0 = np.sqrt(px * px + py * py)
         k1 = np.sqrt((px / rx) ** 2 + (py / ry) ** 2) + 1e-9
-        return k0 * (k0 - 1.0) / k1  # first-order distance estimate (Quilez), exact for circles
+        d = k0 * (k0 - 1.0) / k1  # first-order distance estimate (Quilez), exact for circles
+        # the estimate collapses beyond the ends of thin ellipses: the bounding box distance bounds it
+        return np.maximum(d, np.maximum(dx - rx, dy - ry))
 
     return sdf
 
@@ -77,7 +80,8 @@ def bent_ellipse(rx: float, up: float, down: float, bend: float, cx: float = 0.0
         qy = py / ry
         k0 = np.sqrt(px * px + qy * qy)
         k1 = np.sqrt((px / rx) ** 2 + (qy / ry) ** 2) + 1e-9
-        return k0 * (k0 - 1.0) / k1
+        d = k0 * (k0 - 1.0) / k1
+        return np.maximum(d, np.maximum((np.abs(px) - 1.0) * rx, np.abs(py) - ry))  # see ellipse()
 
     return sdf
 
@@ -208,7 +212,7 @@ class Canvas:
         `bbox` bounds the shape locally (None = anywhere); `alpha` may be per frame (T,);
         `per_frame_shape` says the sdf holds (T, 1, 1) parameters, so its frames are never split.
         """
-        if np.ndim(alpha) and not np.any(alpha):
+        if isinstance(alpha, np.ndarray) and not alpha.any():
             return
         fwd = np.broadcast_to(fwd, (self.t, 3, 3))
         self._queue.append((fwd, sdf, np.asarray(color, np.float32), bbox, alpha, label, per_frame_shape))
@@ -255,30 +259,24 @@ class Canvas:
             if static[i]:
                 self._paint(inv[:, i, :1], boxes[i, 0], 0, t, sdf, color, alpha, label, masks)
             elif split[i] and not fixed:
-                self._split(inv[:, i], boxes[i].tolist(), 0, t, sdf, color, alpha, label, masks)
+                self._split(inv[:, i], boxes[i], sdf, color, alpha, label, masks)
             else:
                 self._paint(inv[:, i], union[i], 0, t, sdf, color, alpha, label, masks)
 
-    def _split(self, inv, boxes, t0, t1, sdf, color, alpha, label, masks) -> None:
-        """Paint frames t0..t1 in one window, or in halves when the union window of a moving shape is
-        much bigger than its per-frame windows (a fast camera move)."""
-        bx = boxes[t0:t1]
-        r0, r1 = min(b[0] for b in bx), max(b[1] for b in bx)
-        c0, c1 = min(b[2] for b in bx), max(b[3] for b in bx)
-        if t1 - t0 > 1:
-            area = max(r1 - r0, 0) * max(c1 - c0, 0) * (t1 - t0)
-            parts = sum(max(b[1] - b[0], 0) * max(b[3] - b[2], 0) for b in bx)
-            if area > 1.6 * parts + 400:
-                mid = (t0 + t1) // 2
-                self._split(inv, boxes, t0, mid, sdf, color, alpha, label, masks)
-                self._split(inv, boxes, mid, t1, sdf, color, alpha, label, masks)
-                return
-        a = alpha[t0:t1] if np.ndim(alpha) else alpha
-        self._paint(inv[:, t0:t1], (r0, r1, c0, c1), t0, t1, sdf, color, a, label, masks)
+    def _split(self, inv, boxes, sdf, color, alpha, label, masks) -> None:
+        """Paint a fast-moving shape in chunks of 4 frames, each in its own (smaller) union window."""
+        starts = np.arange(0, self.t, 4)
+        lo = np.minimum.reduceat(boxes[:, [0, 2]], starts)
+        hi = np.maximum.reduceat(boxes[:, [1, 3]], starts)
+        for (r0, c0), (r1, c1), t0 in zip(lo.tolist(), hi.tolist(), starts.tolist(), strict=True):
+            t1 = min(t0 + 4, self.t)
+            a = alpha[t0:t1] if isinstance(alpha, np.ndarray) else alpha
+            self._paint(inv[:, t0:t1], (r0, r1, c0, c1), t0, t1, sdf, color, a, label, masks)
 
     def _paint(self, inv, box, t0, t1, sdf, color, alpha, label, masks) -> None:
         r0, r1, c0, c1 = (int(v) for v in box)
-        if r1 <= r0 or c1 <= c0 or (np.ndim(alpha) and not np.any(alpha)):
+        varying = isinstance(alpha, np.ndarray)
+        if r1 <= r0 or c1 <= c0 or (varying and not alpha.any()):
             return
         u, v = self._u[c0:c1], self._v[r0:r1]
         x = inv[0] * u + inv[1] * v + inv[2]
@@ -288,8 +286,8 @@ class Canvas:
         cov += 0.5
         np.maximum(cov, 0.0, out=cov)
         np.minimum(cov, 1.0, out=cov)
-        if np.ndim(alpha):
-            cov = cov * np.asarray(alpha, np.float32)[:, None, None]
+        if varying:
+            cov = cov * alpha.astype(np.float32)[:, None, None]
         elif alpha != 1.0:
             cov *= alpha
         region = self.img[:, t0:t1, r0:r1, c0:c1]

@@ -28,6 +28,7 @@ from openreels.world.scene import Character, Scene, SceneObject, validate
 
 MIN_SIZE, MAX_SIZE = 64, 512
 MAX_FRAMES = 4096
+CHUNK_PIXELS = 2_000_000  # frames are drawn in chunks of about this many pixels (bounded memory)
 CHAR_DEPTH, OBJECT_DEPTH = 1.0, 0.9
 ENV_DEPTH = {"studio": 3.0, "room": 2.2, "street": 4.0, "park": 4.0, "beach": 6.0, "night sky": 8.0}
 POSITION_X = {"left": 0.25, "center": 0.5, "right": 0.75}  # fraction of frame width in the first frame
@@ -512,7 +513,8 @@ def _face(paint, face, p, c: Character, hair, skin, blink, sec, front_a, ry, lab
     up, down = o * p["mouth_up"] + 1e-3, o * (1.0 - p["mouth_up"]) + 1e-3
     bend = p["mouth_bend"]
     lip = _rgb((200, 70, 80)) if c.kind == "woman" else _shade(skin, 0.72)
-    bb = (-mrx - 0.1, -0.55, mrx + 0.1, 0.55)
+    reach = float(opening.max()) + abs(bend) + 0.1
+    bb = (-mrx - 0.1, -reach, mrx + 0.1, reach)
     paint(
         mouth, R.bent_ellipse(mrx + 0.03, up + 0.045, down + 0.055, bend), lip, bb, alpha=front_a, label=lab
     )
@@ -733,7 +735,12 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
     if env == "night sky":
         canvas.fill(_rgb((12, 16, 44)))
         paint(fwd, _ground(hz - 0.6), _rgb((28, 36, 78)), _below(hz - 0.6), alpha=0.6)
-        paint(fwd, _stars(5), _rgb((250, 248, 220)), (-1e4, -1e4, 1e4, hz + 0.1))
+        paint(
+            fwd,
+            R.intersect(_stars(5), R.halfplane(0.0, 1.0, hz + 0.1)),
+            _rgb((250, 248, 220)),
+            (-1e4, -1e4, 1e4, hz + 0.12),
+        )
         mx, my = rng.uniform(-1.2, 1.2), hz - rng.uniform(0.9, 1.4)
         moon = R.subtract(R.ellipse(0.12, 0.12, mx, my), R.ellipse(0.1, 0.1, mx + 0.06, my - 0.03))
         paint(fwd, moon, _rgb((245, 240, 200)), (mx - 0.2, my - 0.2, mx + 0.2, my + 0.2))
@@ -750,7 +757,7 @@ def _environment(paint: Painter, canvas: R.Canvas, scene: Scene, lay: Layout, fw
             col = [(170, 90, 70), (200, 180, 150), (140, 140, 150), (190, 140, 100), (120, 110, 120)][
                 int(rng.integers(5))
             ]
-            bb = (x - hw, top, x + hw, hz)
+            bb = (x - hw, top - 0.02, x + hw, hz + 0.02)
             half = (hz - top) / 2
             paint(fwd, R.box(hw, half + 0.01, 0.0, x, top + half), _rgb(col), bb)
             grid = R.repeat_xy(R.box(0.035, 0.045), 0.12, 0.16)
@@ -815,6 +822,32 @@ def _lighting(canvas: R.Canvas, lighting: str) -> np.ndarray:
     return out
 
 
+def _chunks(parts: list, frames: int, chunk: int):
+    for k, m in enumerate(parts):
+        yield m, range(k * chunk, min((k + 1) * chunk, frames))
+
+
+def _draw_frames(scene, lay, layers, tau, sec, marks, char_boxes, obj_boxes, mask_out) -> np.ndarray:
+    """Draw frames (given by their tau/sec and layer maps) into uint8 pixels; fills the ground truth."""
+    canvas = R.Canvas(len(tau), lay.h, lay.w)
+    paint = Painter(canvas)
+    _environment(paint, canvas, scene, lay, layers["background"])
+    for i in [*range(1, len(scene.characters)), 0]:  # the main subject last, so it is never hidden
+        c = scene.characters[i]
+        _character(
+            paint, lay, layers["characters"], c, i, scene.seed, tau, sec, marks[:, i], char_boxes[:, i]
+        )
+    for j, o in enumerate(scene.objects):
+        x, y, s = object_anchor(scene, lay, o)
+        fwd = layers["objects"] @ R.translate(x, y) @ R.scale(s, s)
+        _object(paint, fwd, o, f"object{j}")
+        reach = 0.6 * (1.0 + 0.5 * (o.kind == "umbrella"))
+        corners = R.apply(fwd, np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]]) * reach)
+        obj_boxes[:, j] = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+    canvas.flush(mask_out)
+    return _lighting(canvas, scene.lighting)
+
+
 def render(
     scene: Scene,
     frames: int,
@@ -840,44 +873,35 @@ def render(
     t = np.arange(frames, dtype=np.float64)
     tau = t / (frames - 1) if frames > 1 else np.zeros(1)
     sec = t / fps
-    canvas = R.Canvas(frames, h, w)
-    paint = Painter(canvas)
     layers = {
         "background": layer_transform(cam, lay, ENV_DEPTH[scene.environment]),
         "characters": layer_transform(cam, lay, CHAR_DEPTH),
         "objects": layer_transform(cam, lay, OBJECT_DEPTH),
     }
-    _environment(paint, canvas, scene, lay, layers["background"])
-    n_chars = len(scene.characters)
-    marks = np.zeros((frames, n_chars, F.NUM_LANDMARKS, 2))
-    char_boxes = np.zeros((frames, n_chars, 4))
-    for i in [*range(1, n_chars), 0]:  # the main subject last, so it is never hidden
-        _character(
-            paint,
-            lay,
-            layers["characters"],
-            scene.characters[i],
-            i,
-            scene.seed,
-            tau,
-            sec,
-            marks[:, i],
-            char_boxes[:, i],
-        )
+    pixels = np.empty((frames, h, w, 3), np.uint8)
+    marks = np.zeros((frames, len(scene.characters), F.NUM_LANDMARKS, 2))
+    char_boxes = np.zeros((frames, len(scene.characters), 4))
     obj_boxes = np.zeros((frames, len(scene.objects), 4))
-    for j, o in enumerate(scene.objects):
-        x, y, s = object_anchor(scene, lay, o)
-        fwd = layers["objects"] @ R.translate(x, y) @ R.scale(s, s)
-        _object(paint, fwd, o, f"object{j}")
-        corners = R.apply(
-            fwd,
-            np.array([[-0.6, -0.6], [0.6, -0.6], [-0.6, 0.6], [0.6, 0.6]])
-            * (1.0 + 0.5 * (o.kind == "umbrella")),
+    mask_parts: list[dict[str, np.ndarray]] = []
+    # long or large clips are drawn in chunks of frames so memory stays bounded (~100 MB of canvas)
+    chunk = max(1, CHUNK_PIXELS // (h * w))
+    for t0 in range(0, frames, chunk):
+        part = slice(t0, min(t0 + chunk, frames))
+        sub = {k: v[part] for k, v in layers.items()}
+        mask_out: dict[str, np.ndarray] | None = {} if masks else None
+        pixels[part] = _draw_frames(
+            scene, lay, sub, tau[part], sec[part], marks[part], char_boxes[part], obj_boxes[part], mask_out
         )
-        obj_boxes[:, j] = np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
-    mask_out: dict[str, np.ndarray] | None = {} if masks else None
-    canvas.flush(mask_out)
-    pixels = _lighting(canvas, scene.lighting)
+        if mask_out is not None:
+            mask_parts.append(mask_out)
+    all_masks = {}
+    for name in {k for m in mask_parts for k in m}:
+        all_masks[name] = np.concatenate(
+            [
+                m.get(name, np.zeros((len(m_frames), h, w), np.float32))
+                for m, m_frames in _chunks(mask_parts, frames, chunk)
+            ]
+        )
     camera = dict(cam)
     camera.update({f"layer/{k}": v for k, v in layers.items()})
     cap, prompt = ({}, "")
@@ -895,7 +919,7 @@ def render(
         boxes={"characters": char_boxes, "objects": obj_boxes},
         camera=camera,
         scene=scene,
-        masks=mask_out or {},
+        masks=all_masks,
     )
 
 

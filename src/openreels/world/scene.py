@@ -168,7 +168,8 @@ SCENE_FIXED = ("environment", "backdrop", "lighting", "n_characters", "n_objects
 def _sample_once(rng: np.random.Generator, fixed: dict) -> Scene:
     n_chars = int(fixed.get("n_characters", 1 if rng.random() < 0.7 else 2))
     if n_chars == 2:
-        positions = list(rng.choice([("left", "right"), ("left", "center"), ("center", "right")]))
+        pairs = [("left", "right"), ("left", "center"), ("center", "right")]
+        positions = list(pairs[int(rng.integers(3))])
         if rng.random() < 0.5:
             positions.reverse()  # the main subject (first) may stand on either side
     else:
@@ -180,6 +181,8 @@ def _sample_once(rng: np.random.Generator, fixed: dict) -> Scene:
         for _ in range(n_objects)
     ]
     environment = _pick(rng, V.ENVIRONMENTS) if rng.random() < 0.6 else "studio"
+    if "backdrop" in fixed and environment not in V.BACKDROP_ENVIRONMENTS:
+        environment = "studio"  # a fixed backdrop colour asks for a place that shows one
     scene = Scene(
         characters=characters,
         objects=objects,

@@ -1,4 +1,4 @@
-"""The stage's vocabulary: every word of /work/shared/WORLD.md (the contract), as ordered tuples.
+"""The stage's vocabulary: every word of the vocabulary contract (WORLD.md, summarised in docs/world.md).
 
 Order matters only for sampling (indices come from the seeded generator); captions and prompts always
 carry the words themselves. Words may be added, never renamed or dropped.

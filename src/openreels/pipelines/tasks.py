@@ -204,7 +204,7 @@ def fit_image(image: np.ndarray, size: tuple[int, int]):
     return pil.crop((left, top, left + crop_w, top + crop_h)).resize((w, h), Image.Resampling.LANCZOS)
 
 
-def _rows_per_video(p: Plan, video_frames: int = 0) -> list[int]:
+def _rows_per_video(p: Plan) -> list[int]:
     """Denoising rows of each window, so the progress bar knows its total before it starts."""
     if not p.is_df:
         return [p.steps]
@@ -226,6 +226,11 @@ def _rows_per_video(p: Plan, video_frames: int = 0) -> list[int]:
 
 # One loaded pipeline is kept so repeated calls (studio, server) skip loading.
 _cache: dict = {}
+
+
+def clear_pipeline_cache() -> None:
+    """Drop the pipeline kept between `generate` calls (frees its memory; the next call loads again)."""
+    _cache.clear()
 
 
 def _get_pipeline(p: Plan, device: torch.device, dtype: torch.dtype, hook: PipelineHook | None):
@@ -317,7 +322,7 @@ def generate(
     from openreels import __version__
 
     p = plan(request)
-    p.model_dir = locate_weights(p.spec, p.spec.id if Path(p.spec.id).is_dir() else None)
+    p.model_dir = locate_weights(p.spec)
     random_model = is_random_standin(p.model_dir)
     if random_model:
         p.notes.append("output is from an untrained random model (the bundled tiny model has not landed yet)")
@@ -397,10 +402,11 @@ def _metadata(
         "guidance": p.guidance,
         "shift": p.shift,
         "negative_prompt": p.negative_prompt,
-        "ar_step": p.ar_step,
-        "causal_block_size": p.causal_block_size,
+        # Diffusion-forcing settings only where they apply, so a sidecar replays on any model.
+        "ar_step": p.ar_step if p.is_df else None,
+        "causal_block_size": p.causal_block_size if p.is_df else None,
         "overlap_history": p.overlap_history,
-        "addnoise_condition": p.addnoise_condition,
+        "addnoise_condition": p.addnoise_condition if p.is_df else None,
         "max_sequence_length": request.max_sequence_length or p.spec.max_sequence_length,
         "device": request.device,
         "dtype": request.dtype,

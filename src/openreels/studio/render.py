@@ -1,0 +1,176 @@
+"""Shot rendering: the one place that picks the generation task for a storyboard shot.
+
+- t2v for shots with nobody in them, or when consistency is "none";
+- i2v from a keyframe the stage renderer draws from the shot's caption and the cast sheets ("keyframe", the
+  tiny model's default: the same person looks the same in every shot because every keyframe is drawn from
+  the same sheet), or from the character's reference image ("reference", for models outside the stage);
+- long video for shots longer than one window: a diffusion-forcing model (openreels-tiny, SkyReels-V2 DF)
+  makes them in one request; any other model continues from the last frame, one window at a time.
+
+`render_stage_shot` skips the model and draws the storyboard with the stage renderer itself: an animatic,
+seconds for a whole episode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from openreels.errors import OpenreelsError
+from openreels.studio.cast import Cast, Character
+from openreels.studio.storyboard import Shot
+
+ShotRenderer = Callable[[Shot, Cast, "Settings", dict[str, np.ndarray]], np.ndarray]
+ReferenceRenderer = Callable[[Character, "Settings"], np.ndarray]
+
+
+class Settings(BaseModel):
+    """How a project renders; stored in project.yaml and editable there or by `drama render` options.
+    Unset (None) size, fps and window take the model's own (see `resolve`)."""
+
+    model: str = "openreels-tiny"
+    renderer: Literal["model", "stage"] = "model"  # "stage": draw the storyboard itself (an animatic)
+    size: tuple[int, int] | None = None  # (height, width) of generated shots
+    fps: float | None = Field(None, gt=0)  # episode frame rate
+    window: int | None = Field(None, ge=5)  # frames one generation call makes
+    long_in_one: bool = False  # the model makes shots longer than a window itself (diffusion forcing)
+    steps: int | None = None  # None: the model's default
+    guidance: float | None = None
+    seed: int = 0
+    consistency: Literal["keyframe", "reference", "none"] = "keyframe"
+    tts: Literal["auto", "piper", "espeak"] = "auto"
+    crossfade: float = Field(0.5, ge=0)  # seconds a DISSOLVE TO: overlaps
+    fade: float = Field(0.5, ge=0)  # seconds of FADE IN: / FADE OUT.
+    burn_subtitles: bool = False
+    scale: int | None = Field(
+        None, ge=1, le=16
+    )  # episode = shots enlarged this much; None: to >= 360 px tall
+
+    @classmethod
+    def checked(cls, **fields) -> Settings:
+        """Settings from user input; a bad value is one OpenreelsError line naming the option."""
+        from pydantic import ValidationError
+
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = "--" + str(err["loc"][0]).replace("_", "-")
+            raise OpenreelsError(f"{name}: {err['msg']}") from exc
+
+    def resolve(self) -> Settings:
+        """These settings with size, fps and window filled in from the model registry."""
+        done = self
+        if self.size is None or self.fps is None or self.window is None:
+            from openreels.models import get_model
+
+            spec = get_model(self.model)
+            done = self.model_copy(
+                update={
+                    "size": self.size or tuple(spec.size),
+                    "fps": self.fps or float(spec.fps),
+                    "window": self.window or spec.frames,
+                    "long_in_one": spec.is_df,
+                }
+            )
+        if done.scale is None:
+            done = done.model_copy(update={"scale": max(1, math.ceil(360 / done.size[0]))})
+        return done
+
+
+def frames_for(seconds: float, fps: float) -> int:
+    return max(1, math.ceil(seconds * fps - 1e-6))
+
+
+def _snap_up(n: int) -> int:
+    """Smallest 4k+1 >= n: the frame counts a 4x temporal video VAE takes."""
+    return 4 * math.ceil(max(n - 1, 0) / 4) + 1
+
+
+def _generate(
+    prompt: str, image: np.ndarray | None, frames: int, seed: int, settings: Settings
+) -> np.ndarray:
+    from openreels.pipelines import GenerateRequest, generate
+
+    request = GenerateRequest(
+        prompt=prompt,
+        model=settings.model,
+        image=image,
+        frames=frames,
+        size=tuple(settings.size),
+        seed=seed,
+        steps=settings.steps,
+        guidance=settings.guidance,
+    )
+    video = generate(request)[0]
+    return _to_fps(np.asarray(video.frames), float(video.fps), settings.fps)
+
+
+def _to_fps(frames: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Retime by repeating or dropping frames so a model with another frame rate keeps shot durations."""
+    if abs(fps_in - fps_out) < 1e-3:
+        return frames
+    n_out = max(1, round(len(frames) * fps_out / fps_in))
+    return frames[np.minimum((np.arange(n_out) * fps_in / fps_out).astype(int), len(frames) - 1)]
+
+
+def _stage(shot: Shot, frames: int, settings: Settings) -> np.ndarray:
+    from openreels import world
+
+    scene = world.scene_from_caption(shot.caption.world(), shot.seed)
+    return np.asarray(world.render(scene, frames, tuple(settings.size), settings.fps, caption=False).frames)
+
+
+def render_shot(shot: Shot, cast: Cast, settings: Settings, references: dict[str, np.ndarray]) -> np.ndarray:
+    """Frames (n, H, W, 3) uint8 for a shot through the video model, n = its duration at the episode rate."""
+    n = frames_for(shot.duration, settings.fps)
+    image = None
+    if shot.caption.subjects and settings.consistency == "keyframe":
+        image = _stage(shot, 1, settings)[0]
+    elif shot.caption.subjects and settings.consistency == "reference":
+        main = next((s for s in shot.caption.subjects if s.is_main_subject), shot.caption.subjects[0])
+        image = references.get(main.name)
+    if settings.long_in_one:
+        return _generate(shot.prompt, image, _snap_up(n), shot.seed, settings)[:n]
+    pieces = [_generate(shot.prompt, image, min(_snap_up(n), settings.window), shot.seed, settings)]
+    got = len(pieces[0])
+    while got < n:  # continue from the last frame, one window at a time
+        frames = min(_snap_up(n - got + 1), settings.window)
+        more = _generate(shot.prompt, pieces[-1][-1], frames, shot.seed + got, settings)
+        if len(more) < 2:
+            raise OpenreelsError(f"model {settings.model} returned {len(more)} frame(s); set a larger window")
+        pieces.append(more[1:])
+        got += len(more) - 1
+    return np.concatenate(pieces)[:n]
+
+
+render_shot.cache_id = "render_shot-v1"  # bump when the task choice or request changes
+
+
+def render_stage_shot(
+    shot: Shot, cast: Cast, settings: Settings, references: dict[str, np.ndarray]
+) -> np.ndarray:
+    """The shot drawn by the stage renderer from its caption (an animatic; no video model)."""
+    return _stage(shot, frames_for(shot.duration, settings.fps), settings)
+
+
+render_stage_shot.cache_id = "render_stage_shot-v1"
+
+
+def render_reference(character: Character, settings: Settings) -> np.ndarray:
+    """A character's reference image, drawn once and reused: the stage renderer draws a sheet in WORLD
+    words on white; a free-text character is the first frame of a text-to-video shot of them."""
+    if character.description:
+        prompt = f"Medium shot, eye level, static shot. {character.description}, standing on a plain white background."
+        return _generate(prompt, None, 1, settings.seed, settings)[0]
+    from openreels import world
+
+    scene = world.scene_from_caption({"subjects": [character.world_subject()]}, settings.seed)
+    return np.asarray(world.render_reference(scene, "character", 0, tuple(settings.size)))
+
+
+render_reference.cache_id = "render_reference-v1"
