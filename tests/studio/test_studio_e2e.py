@@ -8,13 +8,10 @@ import json
 
 import av
 import numpy as np
-import pytest
 
 from openreels.cli import main
 from openreels.media.subtitles import read_srt
 from openreels.studio import Project, Settings, new_project
-
-pytest.importorskip("openreels.world")
 
 
 def _durations(path) -> tuple[float, float, int]:
@@ -68,7 +65,6 @@ Hello!
 
 
 def test_video_model_end_to_end(tmp_path) -> None:
-    pytest.importorskip("openreels.pipelines")
     screenplay = tmp_path / "short.fountain"
     screenplay.write_text(SHORT)
     settings = Settings(steps=2, tts="piper", crossfade=0, scale=1)
