@@ -195,3 +195,16 @@ def test_help_has_examples(capsys):
     for command in ("generate", "models"):
         assert main([command, "--help"]) == 0
         assert "Examples" in capsys.readouterr().out
+
+
+def test_random_standin_when_no_bundled_model(tmp_path, capsys, monkeypatch):
+    import openreels.models.tiny as tiny
+
+    monkeypatch.setattr(tiny, "bundled_tiny_dir", lambda: None)
+    target = tmp_path / "standin.npz"
+    code, out, err = cli(capsys, "A man waving", *FAST, "--output", target)
+    assert code == 0, err
+    assert "untrained random model" in err
+    meta = json.loads(target.with_suffix(".json").read_text())
+    assert meta["random_model"] is True and meta["model"] == "openreels-tiny"
+    assert Path(meta["model_dir"]).parent == tiny.openreels_cache_dir()
