@@ -84,3 +84,12 @@ def test_written_files_get_default_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_huge_image_is_one_line(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 64*64 > 2x the cap: Pillow refuses it as a bomb
+    with pytest.raises(OpenreelsError, match="too large"):
+        read_image(tmp_path / "big.png")

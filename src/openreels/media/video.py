@@ -174,5 +174,7 @@ def read_image(path: str | os.PathLike, background: tuple[int, int, int] = (255,
             return np.asarray(img.convert("RGB"))
     except OpenreelsError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise OpenreelsError(f"image {path} is too large to read safely ({exc}); resize it first") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise OpenreelsError(f"cannot read image {path}: not a readable image file") from exc
