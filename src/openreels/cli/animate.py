@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from openreels.cli.common import parse_size
 from openreels.errors import OpenreelsError
 
 MIN_DRIVING_SECONDS = 1.0
@@ -30,16 +31,6 @@ def _load_stage_landmarks(path: Path) -> np.ndarray | None:
         return None
     with np.load(path) as data:
         return np.asarray(data["landmarks"], dtype=np.float64) if "landmarks" in data.files else None
-
-
-def _parse_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise OpenreelsError(f"--size {text!r} is not HEIGHTxWIDTH, e.g. 480x720") from None
-    return h, w
 
 
 def _resample(frames: np.ndarray, fps: float, target: float, marks: np.ndarray | None):
@@ -94,7 +85,7 @@ def run_animate(
         )
     drv_marks = _load_stage_landmarks(driving)
     root, random_model = locate_a1(model)
-    requested_size = _parse_size(size)
+    requested_size = parse_size(size) if size else None
     out_fps = fps or driving_fps
     if fps:
         frames, drv_marks = _resample(frames, driving_fps, fps, drv_marks)

@@ -64,13 +64,13 @@ def compose(
 
     Settings not given take the checkpoint's defaults (its openreels.json, else the A2 release's).
     """
-    from openreels.cli.generate import _check_writable, _quiet_libraries, parse_size
+    from openreels.cli.common import check_writable, parse_size, quiet_libraries
     from openreels.media.video import VIDEO_SUFFIXES
     from openreels.pipelines.compose import folder_defaults, locate_a2
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
-    _check_writable(output)
+    check_writable(output)
     root = locate_a2(model)
     defaults = folder_defaults(root)
     height, width = parse_size(size) if size else (defaults.height, defaults.width)
@@ -89,7 +89,7 @@ def compose(
     from openreels.media import write_video
     from openreels.pipelines.compose import NEGATIVE_PROMPT, load_compose_pipeline
 
-    _quiet_libraries()
+    quiet_libraries()
     started = time.perf_counter()
     console = Console(stderr=True)
     progress = Progress(

@@ -113,13 +113,13 @@ def probes_cmd(
     """
     from rich.console import Console
 
-    from openreels.cli.world import parse_size
+    from openreels.cli.world import parse_stage_size
     from openreels.eval import probe_table
 
     if count < 2:
         raise OpenreelsError(f"--count must be at least 2, got {count}")
     with Console(stderr=True, quiet=as_json).status(f"scoring {count} clips twice"):
-        table = probe_table(count, parse_size(size), frames, seed)
+        table = probe_table(count, parse_stage_size(size), frames, seed)
     if as_json:
         typer.echo(json.dumps(table, indent=1))
         return

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 
 import typer
 
+from openreels.cli.common import check_writable, parse_size, quiet_libraries
 from openreels.errors import OpenreelsError
 from openreels.runtime.cli_options import is_writer, runtime_hook, with_runtime_options
 
@@ -51,41 +50,12 @@ _SIDECAR_FIELDS = (
 )
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", text)
-    if not match:
-        raise OpenreelsError(f"--size must look like HEIGHTxWIDTH (e.g. 544x960), got {text!r}")
-    return int(match[1]), int(match[2])
-
-
 def _output_paths(output: Path, count: int) -> list[Path]:
     if output.suffix.lower() not in (".mp4", ".npz"):
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
     if count == 1:
         return [output]
     return [output.with_name(f"{output.stem}-{i + 1}{output.suffix}") for i in range(count)]
-
-
-def _check_writable(path: Path) -> None:
-    """Fail before any compute when the output cannot be written."""
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OpenreelsError(f"cannot write to {parent}: {exc.strerror}; choose another --output") from exc
-    if not os.access(parent, os.W_OK) or (path.exists() and (path.is_dir() or not os.access(path, os.W_OK))):
-        raise OpenreelsError(f"cannot write {path}: permission denied or not a file; choose another --output")
-
-
-def _quiet_libraries() -> None:
-    """diffusers/transformers print load bars and type warnings; openreels shows its own progress."""
-    import diffusers
-    import transformers
-
-    diffusers.utils.logging.set_verbosity_error()
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 @with_runtime_options
@@ -190,7 +160,7 @@ def generate_command(
 
     outputs = _output_paths(output, num_videos)
     for path in outputs:
-        _check_writable(path)
+        check_writable(path)
 
     arrays = {}
     for name, path in inputs.items():
@@ -201,7 +171,7 @@ def generate_command(
     if "size" in settings:
         settings["size"] = tuple(settings["size"])
     request = GenerateRequest(**settings, **arrays, num_videos=num_videos)
-    _quiet_libraries()
+    quiet_libraries()
     from rich.console import Console
 
     console = Console(stderr=True)

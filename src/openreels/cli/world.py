@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import typer
 
+from openreels.cli import common
 from openreels.errors import OpenreelsError
 
 world_app = typer.Typer(
@@ -15,15 +15,11 @@ world_app = typer.Typer(
 )
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_stage_size(text: str) -> tuple[int, int]:
     """'HxW' (or a single number for a square) -> (height, width), checked against the stage's limits."""
     from openreels.world.renderer import MAX_SIZE, MIN_SIZE
 
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text or "")
-    if not m:
-        raise OpenreelsError(f"--size must look like 64x64 (height x width), got {text!r}")
-    h = int(m.group(1))
-    w = int(m.group(2) or h)
+    h, w = common.parse_size(text)
     if not (MIN_SIZE <= h <= MAX_SIZE and MIN_SIZE <= w <= MAX_SIZE):
         raise OpenreelsError(
             f"--size {h}x{w} is out of range; height and width must be {MIN_SIZE}..{MAX_SIZE}"
@@ -69,7 +65,7 @@ def render_cmd(
     from openreels.media import write_video
     from openreels.world import render, scene_from_prompt, unknown_words
 
-    size_hw = parse_size(size)
+    size_hw = parse_stage_size(size)
     _check_frames(frames)
     _check_output(output, (".mp4", ".npz"))
     if fps <= 0:
@@ -122,7 +118,7 @@ def sample_cmd(
     from openreels.media import atomic_output, write_video
     from openreels.world import render, sample_scene
 
-    size_hw = parse_size(size)
+    size_hw = parse_stage_size(size)
     _check_frames(frames)
     if not 1 <= count <= 200:
         raise OpenreelsError(f"--count must be 1..200, got {count}")
@@ -172,7 +168,7 @@ def bench_cmd(
 
     if count < 1 or workers < 1:
         raise OpenreelsError("--count and --workers must be at least 1")
-    size_hw = parse_size(size)
+    size_hw = parse_stage_size(size)
     _check_frames(frames)
     with Console(stderr=True, quiet=as_json).status(f"rendering {count} clips"):
         result = clips_per_second(count, size_hw, frames, workers)
