@@ -136,8 +136,10 @@ def render(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     as_json: bool = typer.Option(False, "--json", help="Print the render report as JSON."),
 ) -> None:
+    from openreels.cli.common import quiet_libraries
     from openreels.studio import Project
 
+    quiet_libraries()  # the studio shows its own progress; diffusers' load bars would break it up
     project = Project(directory)
     updates = dict(
         burn_subtitles=burn_subtitles, crossfade=crossfade, steps=steps, renderer=renderer, scale=scale
