@@ -58,8 +58,83 @@ def test_resume_after_kill_9(tmp_path):
         timeout=120,
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "[vae] resumed from step 2/2" in again.stderr
+    assert "encoded clips and the VAE loaded" in again.stderr  # stages 1-3 are not redone
     assert f"[dit] resumed from step {killed_at}/" in again.stderr  # lost at most one interval (5 steps)
     assert _ckpt_step(ckpt) == killed_at + 5
     assert (out / "transformer" / "diffusion_pytorch_model.safetensors").exists()
     assert (out / "openreels.json").exists()
+
+
+def _small_test_recipe():
+    from dataclasses import replace
+
+    from openreels.train.recipes import get_recipe
+
+    r = get_recipe("test")
+    r.clips = 12
+    r.vae_loop = replace(r.vae_loop, steps=2)
+    r.dit_loop = replace(r.dit_loop, steps=12, ckpt_every=100)
+    return r
+
+
+def test_paused_run_resumes_from_cached_latents_to_the_same_weights(tmp_path, monkeypatch):
+    import pytest
+
+    from openreels.train import loop
+    from openreels.train.recipes import run_recipe
+
+    logs: list[str] = []
+    straight = run_recipe(_small_test_recipe(), tmp_path / "a", tmp_path / "a.work", "cpu", log=logs.append)
+    assert straight["dit_steps"] == 12
+
+    original = loop.Trainer._should_pause
+    monkeypatch.setattr(
+        loop.Trainer, "_should_pause", lambda self: (self.name == "dit" and self.step == 7) or original(self)
+    )
+    with pytest.raises(loop.TrainingPaused) as paused:
+        run_recipe(_small_test_recipe(), tmp_path / "b", tmp_path / "b.work", "cpu", log=logs.append)
+    assert (paused.value.name, paused.value.step) == ("dit", 7)
+    assert not (tmp_path / "b").exists()  # nothing exported by a paused run
+    monkeypatch.setattr(loop.Trainer, "_should_pause", original)
+
+    logs.clear()
+    resumed = run_recipe(_small_test_recipe(), tmp_path / "b", tmp_path / "b.work", "cpu", log=logs.append)
+    assert any("encoded clips and the VAE loaded" in line for line in logs)  # no second render or encode
+    assert not any(line.startswith("[render]") for line in logs)
+    assert "[dit] resumed from step 7/12" in logs
+    assert resumed["clips"] == 12 and resumed["vae_psnr_db"] == straight["vae_psnr_db"]
+    from safetensors.torch import load_file
+
+    a = load_file(tmp_path / "a" / "transformer" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "b" / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+
+
+def test_pause_deadline_checkpoints_then_resumes(tmp_path):
+    import pytest
+
+    from openreels.train.loop import LoopConfig, Trainer, TrainingPaused
+
+    model = torch.nn.Linear(3, 1)
+
+    def trainer(pause_at):
+        return Trainer(
+            "lin",
+            model,
+            lambda m, b, g, n: (m(b["x"]) - 1).pow(2).mean(),
+            lambda step, rank: {"x": torch.ones(4, 3)},
+            LoopConfig(steps=5, lr=1e-2, warmup=1, ema_decay=None, ckpt_every=100),
+            tmp_path,
+            torch.device("cpu"),
+            pause_at=pause_at,
+            log=lambda line: None,
+        )
+
+    with pytest.raises(TrainingPaused, match="paused at step 0/5"):
+        trainer(time.monotonic() - 1).run()
+    assert _ckpt_step(tmp_path / "lin.ckpt") == 0
+    resumed = trainer(None)
+    resumed.run()
+    assert resumed.step == 5 and resumed.cfg.steps == 5  # the schedule was not cut short

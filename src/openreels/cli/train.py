@@ -20,7 +20,9 @@ Examples:
   torchrun --nproc_per_node 8 -m openreels train --recipe tiny --out runs/tiny/model   # 8 GPUs, DDP
 
 A run killed at any point and started again with the same arguments resumes from its last checkpoint
-(in --workdir, default: <out>.work).
+(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot):
+
+  openreels train --recipe tiny --out runs/tiny/model --stop-after 9   # repeat until it exports
 """
 
 
@@ -50,6 +52,12 @@ def register(app: typer.Typer) -> None:
         vae_from: Path = typer.Option(
             None, "--vae-from", help="Use this trained AutoencoderKLWan folder and skip the VAE stage."
         ),
+        stop_after: float = typer.Option(
+            None,
+            "--stop-after",
+            help="Pause after this many minutes: checkpoint and exit; the same command resumes "
+            "(for jobs with a wall-clock limit; the schedule is not changed).",
+        ),
         render_wait: float = typer.Option(
             None,
             "--render-wait",
@@ -58,6 +66,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     ) -> None:
+        from openreels.train.loop import TrainingPaused
         from openreels.train.recipes import get_recipe, run_recipe
 
         r = get_recipe(recipe)
@@ -109,7 +118,16 @@ def register(app: typer.Typer) -> None:
             if not quiet:
                 typer.echo(line, err=True)
 
-        summary = run_recipe(r, out, work, device, log=log)
+        if stop_after is not None and stop_after <= 0:
+            raise OpenreelsError("--stop-after must be a positive number of minutes")
+        stop_s = stop_after * 60 if stop_after is not None else None
+        try:
+            summary = run_recipe(r, out, work, device, log=log, stop_after_s=stop_s)
+        except TrainingPaused as paused:
+            log(str(paused))
+            if as_json:
+                typer.echo(json.dumps({"paused": True, "stage": paused.name, "step": paused.step}))
+            return
         if "out_dir" not in summary:  # a non-zero torchrun rank: rank 0 reports
             return
         if as_json:

@@ -102,6 +102,14 @@ def atomic_torch_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class TrainingPaused(Exception):
+    """Raised after a checkpoint when a run reaches its pause deadline; the same command resumes it."""
+
+    def __init__(self, name: str, step: int, steps: int) -> None:
+        super().__init__(f"[{name}] paused at step {step}/{steps}; run the same command again to resume")
+        self.name, self.step, self.steps = name, step, steps
+
+
 def _fmt_time(s: float) -> str:
     s = int(max(s, 0))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
@@ -128,8 +136,10 @@ class Trainer:
         extra_modules: Iterable[nn.Module] = (),
         samples_per_batch: int = 1,
         log: Callable[[str], None] | None = None,
+        pause_at: float | None = None,
     ) -> None:
         self.name = name
+        self.pause_at = pause_at  # a time.monotonic() deadline: checkpoint and raise TrainingPaused
         self.cfg = cfg
         self.device = device
         self.dist = dist_info or DistInfo()
@@ -210,6 +220,16 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         return True
 
+    def _should_pause(self) -> bool:
+        if self.pause_at is None:
+            return False
+        due = time.monotonic() >= self.pause_at
+        if self.dist.world_size == 1:
+            return due
+        flag = torch.tensor(float(due), device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # every rank must stop at the same step, or DDP hangs
+        return bool(flag)
+
     @property
     def finished(self) -> bool:
         return self.step >= self.cfg.steps
@@ -238,6 +258,9 @@ class Trainer:
         start_elapsed = self.elapsed
         window_loss, window_n, window_t, window_samples = 0.0, 0, time.perf_counter(), 0
         while self.step < cfg.steps:
+            if self._should_pause():
+                self.save()  # unlike time_limit_s, the schedule is untouched: a resumed run carries on with it
+                raise TrainingPaused(self.name, self.step, cfg.steps)
             self.opt.zero_grad(set_to_none=True)
             total = 0.0
             for micro in range(cfg.grad_accum):

@@ -24,7 +24,7 @@ from openreels.errors import OpenreelsError
 from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
 from openreels.train.export import export_pipeline_folder
 from openreels.train.flow import ForcingConfig
-from openreels.train.loop import LoopConfig, Trainer, init_distributed
+from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
 from openreels.train.objective import DiffusionForcingObjective
 from openreels.train.text import TEXT_DIM, PromptEncoder
 from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
@@ -38,7 +38,7 @@ class Recipe:
     size: int = 128
     frames: int = 33
     fps: float = 8.0
-    clips: int = 6000
+    clips: int = 10000
     vae_clips: int = 500  # the VAE trains on the first clips while the rest render
     decoder_clips: int = 600  # the decoder fine-tunes on the first clips
     render_wait_s: float | None = (
@@ -55,7 +55,7 @@ class Recipe:
         }
     )
     vae_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=589, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
+        default_factory=lambda: LoopConfig(steps=1100, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
     )
     vae_batch: int = 48
     vae_crop: int = 9  # frames per VAE training crop (1 + 4k, so the temporal compression is exercised)
@@ -65,7 +65,7 @@ class Recipe:
     # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
     # never show it long sequences, and its causal cache drifts past the crop length without this.
     decoder_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=166, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
+        default_factory=lambda: LoopConfig(steps=250, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
     )
     decoder_batch: int = 8
     transformer: dict = field(
@@ -78,7 +78,7 @@ class Recipe:
         }
     )
     dit_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=1373, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
+        default_factory=lambda: LoopConfig(steps=5500, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=250)
     )
     dit_batch: int = 128
     forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0))
@@ -219,19 +219,58 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass
+class EncodedClips:
+    """Stage 1-3 output: the trained VAE and every clip and prompt encoded once (what the transformer trains on)."""
+
+    vae: object
+    latents: torch.Tensor  # (N, C, F, H, W), normalised with the VAE's latents_mean / latents_std
+    last_latents: torch.Tensor  # the last frame alone, for the start/end-frame task
+    prompt_idx: torch.Tensor  # clip -> row of text_bank
+    text_bank: torch.Tensor  # (unique prompts, tokens used, TEXT_DIM) MiniLM states
+    null_text: torch.Tensor
+    stats: dict  # how stages 1-3 went (steps, VAE PSNR), kept for the run summary
+
+
+def _cache_key(recipe: Recipe) -> dict:
+    keys = (
+        "name",
+        "seed",
+        "source",
+        "size",
+        "frames",
+        "fps",
+        "clips",
+        "vae",
+        "vae_from",
+        "max_sequence_length",
+    )
+    return {k: getattr(recipe, k) for k in keys} | {
+        "vae_steps": recipe.vae_loop.steps,
+        "decoder_steps": recipe.decoder_loop.steps,
+    }
+
+
 def run_recipe(
     recipe: Recipe,
     out_dir: str | Path,
     workdir: str | Path,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
+    stop_after_s: float | None = None,
 ) -> dict:
-    """Train the recipe end to end and export the model to out_dir; returns a summary (times, sizes, losses)."""
+    """Train the recipe end to end and export the model to out_dir; returns a summary (times, sizes, losses).
+
+    With `stop_after_s`, a stage still running after that many seconds checkpoints and raises `TrainingPaused`;
+    the same call again resumes where it stopped (the encoded clips are cached in `workdir`, so it does not
+    render or encode again). This is how a run is split over jobs with a wall-clock limit.
+    """
     log = log or (lambda s: print(s, flush=True))
     dist_info, dev = init_distributed(device)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
     summary: dict = {
         "recipe": recipe.name,
         "seed": recipe.seed,
@@ -243,75 +282,22 @@ def run_recipe(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    # 1. data: a fixed, seeded set of clips (every rank renders the same set; ranks differ in what they draw),
-    # rendered in the background; the VAE trains on the first `vae_clips` while the rest render.
-    workers = recipe.render_workers if recipe.render_workers >= 0 else max(0, (os.cpu_count() or 1) - 2)
-    t_render = time.perf_counter()
-    renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
-
-    # 2. VAE
-    t0 = time.perf_counter()
-    if recipe.vae_from:
-        from diffusers import AutoencoderKLWan
-
-        vae = AutoencoderKLWan.from_pretrained(recipe.vae_from, torch_dtype=torch.float32).to(dev)
-        vae = vae.eval().requires_grad_(False)
-        summary["vae_from"] = str(recipe.vae_from)
-    else:
-        first = renderer.wait(min(recipe.vae_clips, recipe.clips))
+    cache = workdir / "encoded.pt"
+    if cache.exists() and (workdir / "vae" / "config.json").exists():
+        data = _load_encoded(recipe, workdir, dev, summary)
         if dist_info.is_main:
-            log(f"[render] first {len(first)} clips in {time.perf_counter() - t_render:.1f} s; VAE starts")
-        vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary)
-        del first
-    summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
-    if recipe.decoder_loop.steps > 0:
-        t0 = time.perf_counter()
-        first = renderer.wait(min(recipe.decoder_clips, recipe.clips))
-        vae = finetune_decoder(recipe, vae, first, workdir, dev, dist_info, log, summary)
-        del first
-        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
-    if dist_info.is_main and renderer.done < recipe.clips:
-        log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
-    clips = renderer.result(recipe.render_wait_s)
-    summary["render_s"] = round(time.perf_counter() - t_render, 1)
-    summary["clips"] = len(clips)
-    if dist_info.is_main:
-        log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} after {summary['render_s']} s")
-
-    # 3. encode every clip and prompt once
-    t0 = time.perf_counter()
-    raw, last = [], []
-    with torch.no_grad():
-        for i in range(0, len(clips), 32):
-            video = to_video_tensor(clips.frames[i : i + 32], dev)
-            raw.append(encode_mode(vae, video).float())
-            last.append(encode_mode(vae, video[:, :, -1:]).float())
-    raw_latents = torch.cat(raw)
-    mean, std = latent_stats(raw_latents)
-    vae.register_to_config(latents_mean=mean, latents_std=std)
-    latents = normalise(raw_latents, mean, std).to(torch.bfloat16 if dev.type == "cuda" else torch.float32)
-    last_latents = normalise(torch.cat(last), mean, std).to(latents.dtype)
-    del raw, raw_latents, last
-    recon_psnr = _psnr_check(vae, clips, dev, mean, std, latents)
-    summary["vae_psnr_db"] = round(recon_psnr, 2)
-    if dist_info.is_main and not recipe.vae_from:
-        copy.deepcopy(vae).to("cpu", torch.float16).save_pretrained(workdir / "vae", safe_serialization=True)
-    encoder = PromptEncoder(dev, recipe.max_sequence_length)
-    unique = list(dict.fromkeys(clips.prompts))
-    lookup = {p: i for i, p in enumerate(unique)}
-    prompt_idx = torch.tensor([lookup[p] for p in clips.prompts], device=dev)
-    text_bank = encoder(unique, dev).to(latents.dtype)
-    null_text = encoder([""], dev)
-    used = int((text_bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens
-    text_bank = text_bank[:, :used].contiguous()  # padded back to max_sequence_length per batch
-    del encoder
-    summary["encode_s"] = round(time.perf_counter() - t0, 1)
-    summary["unique_prompts"] = len(unique)
-    if dist_info.is_main:
-        log(
-            f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(unique)} prompts "
-            f"(<= {used} tokens), VAE PSNR {recon_psnr:.1f} dB in {summary['encode_s']} s"
-        )
+            log(f"[encode] {len(data.latents)} encoded clips and the VAE loaded from {workdir}")
+    else:
+        data = _encode_clips(recipe, workdir, dev, dist_info, log, summary, pause_at)
+        if dist_info.is_main:
+            _save_encoded(recipe, data, workdir)
+        if dist_info.world_size > 1:
+            torch.distributed.barrier()
+    vae, latents, last_latents = data.vae, data.latents, data.last_latents
+    prompt_idx, text_bank, null_text = data.prompt_idx, data.text_bank, data.null_text
+    used = text_bank.shape[1]
+    n_clips = len(latents)
+    summary |= data.stats | {"clips": n_clips, "unique_prompts": len(text_bank)}
 
     # 4. diffusion-forcing transformer
     _seed_everything(recipe.seed + 1)
@@ -326,7 +312,7 @@ def run_recipe(
 
     def dit_batches(step: int, rank: int) -> dict:
         g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
-        idx = torch.randint(len(clips), (recipe.dit_batch,), generator=g).to(dev)
+        idx = torch.randint(n_clips, (recipe.dit_batch,), generator=g).to(dev)
         text = text_bank[prompt_idx[idx]].float()
         text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
         return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
@@ -348,6 +334,7 @@ def run_recipe(
         extra_modules=objective.trainable_modules(),
         samples_per_batch=recipe.dit_batch,
         log=log,
+        pause_at=pause_at,
     )
     transformer = dit_trainer.run().eval()
     summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
@@ -367,7 +354,103 @@ def run_recipe(
     return summary
 
 
-def _train_vae(recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict):
+def _encode_clips(
+    recipe: Recipe, workdir: Path, dev, dist_info, log, summary: dict, pause_at: float | None
+) -> EncodedClips:
+    """Stages 1-3: render the clips, train the VAE on them, then encode every clip and prompt once."""
+    # Every rank renders the same seeded set (ranks differ in what they draw), in the background; the VAE
+    # trains on the first `vae_clips` while the rest render.
+    workers = recipe.render_workers if recipe.render_workers >= 0 else max(0, (os.cpu_count() or 1) - 2)
+    t_render = time.perf_counter()
+    renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
+
+    t0 = time.perf_counter()
+    if recipe.vae_from:
+        from diffusers import AutoencoderKLWan
+
+        vae = AutoencoderKLWan.from_pretrained(recipe.vae_from, torch_dtype=torch.float32).to(dev)
+        vae = vae.eval().requires_grad_(False)
+        summary["vae_from"] = str(recipe.vae_from)
+    else:
+        first = renderer.wait(min(recipe.vae_clips, recipe.clips))
+        if dist_info.is_main:
+            log(f"[render] first {len(first)} clips in {time.perf_counter() - t_render:.1f} s; VAE starts")
+        vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary, pause_at)
+        del first
+    summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
+    if recipe.decoder_loop.steps > 0:
+        t0 = time.perf_counter()
+        first = renderer.wait(min(recipe.decoder_clips, recipe.clips))
+        vae = finetune_decoder(recipe, vae, first, workdir, dev, dist_info, log, summary, pause_at)
+        del first
+        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
+    if dist_info.is_main and renderer.done < recipe.clips:
+        log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
+    clips = renderer.result(recipe.render_wait_s)
+    summary["render_s"] = round(time.perf_counter() - t_render, 1)
+    if dist_info.is_main:
+        log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} after {summary['render_s']} s")
+
+    t0 = time.perf_counter()
+    raw, last = [], []
+    with torch.no_grad():
+        for i in range(0, len(clips), 32):
+            video = to_video_tensor(clips.frames[i : i + 32], dev)
+            raw.append(encode_mode(vae, video).float())
+            last.append(encode_mode(vae, video[:, :, -1:]).float())
+    raw_latents = torch.cat(raw)
+    mean, std = latent_stats(raw_latents)
+    vae.register_to_config(latents_mean=mean, latents_std=std)
+    latents = normalise(raw_latents, mean, std).to(torch.bfloat16 if dev.type == "cuda" else torch.float32)
+    last_latents = normalise(torch.cat(last), mean, std).to(latents.dtype)
+    del raw, raw_latents, last
+    summary["vae_psnr_db"] = round(_psnr_check(vae, clips, dev, mean, std, latents), 2)
+    encoder = PromptEncoder(dev, recipe.max_sequence_length)
+    unique = list(dict.fromkeys(clips.prompts))
+    lookup = {p: i for i, p in enumerate(unique)}
+    prompt_idx = torch.tensor([lookup[p] for p in clips.prompts], device=dev)
+    text_bank = encoder(unique, dev).to(latents.dtype)
+    null_text = encoder([""], dev)
+    used = int((text_bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens
+    text_bank = text_bank[:, :used].contiguous()  # padded back to max_sequence_length per batch
+    summary["encode_s"] = round(time.perf_counter() - t0, 1)
+    if dist_info.is_main:
+        log(
+            f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(unique)} prompts "
+            f"(<= {used} tokens), VAE PSNR {summary['vae_psnr_db']:.1f} dB in {summary['encode_s']} s"
+        )
+    stats = {k: summary[k] for k in ("vae_steps", "decoder_steps", "vae_psnr_db") if k in summary}
+    return EncodedClips(vae, latents, last_latents, prompt_idx, text_bank, null_text, stats)
+
+
+def _save_encoded(recipe: Recipe, data: EncodedClips, workdir: Path) -> None:
+    copy.deepcopy(data.vae).to("cpu", torch.float16).save_pretrained(workdir / "vae", safe_serialization=True)
+    tensors = {
+        k: getattr(data, k).cpu() for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")
+    }
+    atomic_torch_save({"key": _cache_key(recipe), "stats": data.stats, **tensors}, workdir / "encoded.pt")
+
+
+def _load_encoded(recipe: Recipe, workdir: Path, dev, summary: dict) -> EncodedClips:
+    from diffusers import AutoencoderKLWan
+
+    state = torch.load(workdir / "encoded.pt", map_location=dev, weights_only=True)
+    if state["key"] != _cache_key(recipe):
+        raise OpenreelsError(
+            f"{workdir} holds clips encoded for other recipe settings; pass a new --workdir or delete that one"
+        )
+    vae = AutoencoderKLWan.from_pretrained(workdir / "vae", torch_dtype=torch.float32).to(dev)
+    summary["encoded_from"] = str(workdir)
+    return EncodedClips(
+        vae.eval().requires_grad_(False),
+        *(state[k] for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")),
+        state["stats"],
+    )
+
+
+def _train_vae(
+    recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict, pause_at: float | None
+):
     _seed_everything(recipe.seed)
     vae = build_vae(recipe)
     crop = min(recipe.vae_crop, recipe.frames)
@@ -399,13 +482,24 @@ def _train_vae(recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, lo
         dist_info,
         samples_per_batch=recipe.vae_batch,
         log=log,
+        pause_at=pause_at,
     )
     vae = trainer.run().vae.eval().requires_grad_(False)
     summary["vae_steps"] = trainer.step
     return vae
 
 
-def finetune_decoder(recipe: Recipe, vae, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict):
+def finetune_decoder(
+    recipe: Recipe,
+    vae,
+    clips: ClipSet,
+    workdir: Path,
+    dev,
+    dist_info,
+    log,
+    summary: dict,
+    pause_at: float | None = None,
+):
     """Stage 1b: train the decoder on whole clips with the encoder frozen (see `DecoderLoss`)."""
     vae = vae.to(dev).train()
 
@@ -425,6 +519,7 @@ def finetune_decoder(recipe: Recipe, vae, clips: ClipSet, workdir: Path, dev, di
         dist_info,
         samples_per_batch=recipe.decoder_batch,
         log=log,
+        pause_at=pause_at,
     )
     vae = trainer.run().vae.eval().requires_grad_(False)
     summary["decoder_steps"] = trainer.step

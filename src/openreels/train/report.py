@@ -43,13 +43,21 @@ def _accuracy(scores: list[dict]) -> dict:
     return {k: {"accuracy": float(np.mean(v)), "n": len(v)} for k, v in sorted(fields.items())}
 
 
-def measure(n_t2v: int, n_i2v: int, long_windows: int, seed: int = 0, log=print) -> dict:
+def measure(
+    n_t2v: int,
+    n_i2v: int,
+    long_windows: int,
+    seed: int = 0,
+    log=print,
+    model: str = "openreels-tiny",
+    device: str = "cpu",
+) -> dict:
     from openreels.eval import consistency, score_clip
     from openreels.models.registry import get_model
     from openreels.pipelines import GenerateRequest, generate
     from openreels.world.dataset import StageClips
 
-    spec = get_model("openreels-tiny")
+    spec = get_model(model)
     h, w = spec.size
     held = StageClips((h, w), spec.frames, fps=spec.fps, seed=seed, split="heldout")
     items = [held.item(k) for k in range(max(n_t2v, n_i2v))]
@@ -64,7 +72,9 @@ def measure(n_t2v: int, n_i2v: int, long_windows: int, seed: int = 0, log=print)
     gen, gen_s = [], []
     for k in range(n_t2v):
         t = time.perf_counter()
-        gen.append(generate(GenerateRequest(prompt=items[k]["prompt"], seed=k, device="cpu"))[0].frames)
+        gen.append(
+            generate(GenerateRequest(prompt=items[k]["prompt"], seed=k, model=model, device=device))[0].frames
+        )
         gen_s.append(time.perf_counter() - t)
         log(f"t2v {k + 1}/{n_t2v}: {gen_s[-1]:.1f} s")
     if n_t2v:
@@ -83,7 +93,9 @@ def measure(n_t2v: int, n_i2v: int, long_windows: int, seed: int = 0, log=print)
     psnrs, motion = [], []
     for k in range(n_i2v):
         first = items[k]["frames"][0].numpy()
-        v = generate(GenerateRequest(prompt=items[k]["prompt"], image=first, seed=k, device="cpu"))[0].frames
+        v = generate(
+            GenerateRequest(prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device)
+        )[0].frames
         psnrs.append(_psnr(v[0], first))
         motion.append(float(np.abs(v[-1].astype(np.float32) - v[0].astype(np.float32)).mean()))
         log(f"i2v {k + 1}/{n_i2v}: frame-0 PSNR {psnrs[-1]:.2f} dB")
@@ -94,9 +106,9 @@ def measure(n_t2v: int, n_i2v: int, long_windows: int, seed: int = 0, log=print)
         new = spec.frames - spec.overlap_history
         frames = spec.frames + (long_windows - 1) * new
         t = time.perf_counter()
-        v = generate(GenerateRequest(prompt=items[0]["prompt"], frames=frames, seed=0, device="cpu"))[
-            0
-        ].frames
+        v = generate(
+            GenerateRequest(prompt=items[0]["prompt"], frames=frames, seed=0, model=model, device=device)
+        )[0].frames
         first_w, last_w = v[: spec.frames], v[-spec.frames :]
         out["long"] = {
             "windows": long_windows,
@@ -117,9 +129,11 @@ def main() -> None:
     ap.add_argument("--t2v", type=int, default=6)
     ap.add_argument("--i2v", type=int, default=3)
     ap.add_argument("--long-windows", type=int, default=10)
+    ap.add_argument("--model", default="openreels-tiny", help="registry id or model folder")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (seconds are then the GPU's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    res = measure(args.t2v, args.i2v, args.long_windows)
+    res = measure(args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device)
     arrays = {k: res.pop(k) for k in ("t2v_frames", "long_frames") if k in res}
     np.savez_compressed(args.out.with_suffix(".npz"), **arrays)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
