@@ -38,7 +38,7 @@ class Recipe:
     size: int = 128
     frames: int = 33
     fps: float = 8.0
-    clips: int = 10000
+    clips: int = 6000
     vae_clips: int = 500  # the VAE trains on the first clips while the rest render
     decoder_clips: int = 600  # the decoder fine-tunes on the first clips
     render_wait_s: float | None = (
@@ -55,7 +55,7 @@ class Recipe:
         }
     )
     vae_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=1100, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
+        default_factory=lambda: LoopConfig(steps=589, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
     )
     vae_batch: int = 48
     vae_crop: int = 9  # frames per VAE training crop (1 + 4k, so the temporal compression is exercised)
@@ -65,7 +65,7 @@ class Recipe:
     # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
     # never show it long sequences, and its causal cache drifts past the crop length without this.
     decoder_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=250, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
+        default_factory=lambda: LoopConfig(steps=166, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
     )
     decoder_batch: int = 8
     transformer: dict = field(
@@ -78,7 +78,7 @@ class Recipe:
         }
     )
     dit_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=5500, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=250)
+        default_factory=lambda: LoopConfig(steps=1373, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
     )
     dit_batch: int = 128
     forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0))
