@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -55,7 +56,17 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
             out = _run(arch, spec, df)
             if rank == 0:
                 torch.save(out, os.path.join(out_dir, f"case{i}.pt"))
-        from openreels.runtime.parallel import split_vae_decode
+        from openreels.runtime.parallel import load_once_per_node, split_vae_decode
+
+        def timed_load() -> list[float]:
+            start = time.time()
+            time.sleep(0.3)  # stands in for reading weights
+            return [start, time.time()]
+
+        spans = [None, None]
+        torch.distributed.all_gather_object(spans, load_once_per_node(timed_load))
+        if rank == 0:
+            torch.save(spans, os.path.join(out_dir, "load_spans.pt"))
 
         vae, z = _vae_case()
         split_vae_decode(vae)
@@ -103,6 +114,11 @@ def test_two_ranks_match_one(parallel_outputs: str, index: int) -> None:
     assert multi.shape == single.shape
     assert torch.isfinite(multi).all()
     assert (multi - single).abs().max().item() < 1e-4
+
+
+def test_weights_read_by_local_rank_0_before_the_others(parallel_outputs: str) -> None:
+    (start0, end0), (start1, _) = torch.load(os.path.join(parallel_outputs, "load_spans.pt"))
+    assert start1 >= end0  # rank 1 reads only after rank 0 finished, from a warm page cache
 
 
 def test_vae_decode_split_across_ranks(parallel_outputs: str) -> None:

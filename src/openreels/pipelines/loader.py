@@ -11,6 +11,7 @@ import torch
 from openreels.errors import OpenreelsError
 from openreels.models.registry import ModelSpec, read_openreels_json, spec_from_folder
 from openreels.models.tiny import MINILM, minilm_path
+from openreels.runtime.parallel import load_once_per_node
 
 _DTYPES = {
     "float32": torch.float32,
@@ -95,9 +96,13 @@ def load_pipeline(
     device = device if isinstance(device, torch.device) else resolve_device(device)
     dtype = dtype if isinstance(dtype, torch.dtype) else resolve_dtype(dtype, device)
     cls = pipeline_class(spec.pipeline_for(task))
-    root, extra = _extra_components(model_dir, spec, dtype)
+
+    def read():
+        root, extra = _extra_components(model_dir, spec, dtype)
+        return cls.from_pretrained(root, dtype={"default": dtype, "vae": torch.float32}, **extra)
+
     try:
-        pipe = cls.from_pretrained(root, dtype={"default": dtype, "vae": torch.float32}, **extra)
+        pipe = load_once_per_node(read)  # under torchrun, the node's disk is read once, not once per rank
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         raise OpenreelsError(
             f"cannot load the checkpoint in {model_dir}: {str(exc).splitlines()[0]}"

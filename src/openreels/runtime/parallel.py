@@ -213,8 +213,9 @@ def load_once_per_node(loader: Callable[[], Any]) -> Any:
         return loader()
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if local == 0:
-        result = loader()
-        dist.barrier()
-        return result
+        try:
+            return loader()
+        finally:  # also on failure: the other ranks then try, fail the same way and exit, instead of hanging
+            dist.barrier()
     dist.barrier()
     return loader()
