@@ -23,8 +23,6 @@ CACHE_THRESHOLDS: dict[str, dict[str, float]] = {
     "fbc": {"skyreels_v2": 0.05, "wan": 0.05, "hunyuan_video": 0.05, "other": 0.05},
     "magcache": {"skyreels_v2": 0.06, "wan": 0.06, "hunyuan_video": 0.06, "other": 0.06},
 }
-# MagCache ratios are checkpoint-specific magnitudes measured on real weights; none are known yet per family.
-MAG_RATIOS: dict[str, list[float]] = {}
 
 
 def note(message: str) -> None:
@@ -235,7 +233,7 @@ def _register_block_metadata() -> None:
 
 
 def _apply_cache(
-    transformer: torch.nn.Module, options: RuntimeOptions, num_inference_steps: int | None
+    pipe: Any, transformer: torch.nn.Module, options: RuntimeOptions, num_inference_steps: int | None
 ) -> str:
     family = family_of(transformer)
     threshold = options.cache_threshold or CACHE_THRESHOLDS[options.cache][family]
@@ -249,18 +247,15 @@ def _apply_cache(
 
         transformer.enable_cache(FirstBlockCacheConfig(threshold=threshold))
     elif options.cache == "magcache":
-        ratios = MAG_RATIOS.get(family)
+        from openreels.runtime.magcache import enable_magcache, mag_ratios_for
+
+        ratios = mag_ratios_for(pipe)  # checkpoint-specific: measured into the model's openreels.json
         if ratios is None:
             raise OpenreelsError(
-                f"no calibrated MagCache ratios for {family} yet; use --cache teacache or --cache fbc"
+                f"no calibrated MagCache ratios for this {family} checkpoint; measure them with "
+                "`openreels calibrate --model MODEL --write`, or use --cache teacache or --cache fbc"
             )
-        from diffusers.hooks import MagCacheConfig
-
-        transformer.enable_cache(
-            MagCacheConfig(
-                threshold=threshold, mag_ratios=ratios, num_inference_steps=num_inference_steps or 30
-            )
-        )
+        enable_magcache(pipe, transformer, ratios, threshold, num_inference_steps)
     return f"{options.cache}@{threshold:g}"
 
 
@@ -349,7 +344,7 @@ def apply_runtime(
         _drop_full_masks(transformer)
 
     if options.cache != "none":
-        done.append(_apply_cache(transformer, options, num_inference_steps))
+        done.append(_apply_cache(pipe, transformer, options, num_inference_steps))
         from openreels.runtime.cfg import on_pipeline_start
 
         # diffusers pipelines never reset cache hooks between generations; stale residuals would leak across.
