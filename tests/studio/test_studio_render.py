@@ -63,3 +63,35 @@ def test_consistency_picks_the_first_frame(board, calls) -> None:
     assert calls[-1]["image"] is reference
     render_shot(shot, cast, Settings(**base, consistency="none"), {name: reference})
     assert calls[-1]["image"] is None and calls[-1]["frames"] == 13  # 1.5 s = 12 frames -> 13
+
+
+def test_compose_consistency_sends_cast_references_and_set_plate_to_a2(board, calls, tmp_path, monkeypatch):
+    """consistency="compose": a real (tiny random) A2 makes the shot's start from the characters' reference
+    images and the set's empty plate; the video model only continues it past the A2 length."""
+    from openreels.pipelines.a2 import write_random_a2_layout
+    from openreels.pipelines.compose import ComposePipeline
+
+    a2 = write_random_a2_layout(tmp_path / "a2", seed=0)
+    (a2 / "openreels.json").write_text('{"size": [64, 64], "frames": 9, "fps": 8}')  # the A2 window: 9 frames
+    seen: list = []
+    original = ComposePipeline.__call__
+
+    def spy(self, prompt, references, **kwargs):
+        seen.append((prompt, [(r.kind, r.name, r.image) for r in references], kwargs))
+        return original(self, prompt, references, **kwargs)
+
+    monkeypatch.setattr(ComposePipeline, "__call__", spy)
+    cast, sb = board
+    shot = next(s for s in sb.shots if s.purpose == "dialogue" and s.caption.subjects)
+    names = [sub.name for sub in shot.caption.subjects]
+    references = {name: np.full((64, 64, 3), 40 * (i + 1), np.uint8) for i, name in enumerate(names)}
+    settings = Settings(size=(64, 64), fps=8, window=9, consistency="compose", compose_model=str(a2), steps=2)
+    frames = render_shot(shot, cast, settings, references)
+    assert frames.shape == (24, 64, 64, 3)
+    prompt, refs, kwargs = seen[0]
+    main = next(sub.name for sub in shot.caption.subjects if sub.is_main_subject)
+    assert prompt == shot.prompt and refs[0][1] == main and refs[0][2] is references[main]
+    assert [kind for kind, _, _ in refs][-1] == "background" and refs[-1][2].std() > 0  # the set's plate
+    a2_frames = kwargs["num_frames"]
+    assert a2_frames == 9  # the A2 model's length, then the video model continues
+    assert calls and (calls[0]["image"] == frames[a2_frames - 1]).all()  # from A2's last frame

@@ -122,6 +122,7 @@ def plan(
     "render",
     help="Render the shots that changed, voice the lines and cut DIR/episode.mp4 with DIR/episode.srt."
     "\n\nExamples:\n\n  openreels drama render ep1\n\n  openreels drama render ep1 --burn-subtitles --crossfade 0.25"
+    "\n\n  openreels drama render ep1 --consistency compose   # characters through SkyReels-A2"
     "\n\nKill it at any time: finished shots are kept and the next run resumes.",
 )
 def render(
@@ -132,6 +133,14 @@ def render(
     crossfade: float | None = typer.Option(None, help="Seconds a DISSOLVE TO: overlaps (0: cut)."),
     steps: int | None = typer.Option(None, help="Denoising steps (default: the model's)."),
     renderer: str | None = typer.Option(None, help="'model' (the video model) or 'stage' (a fast animatic)."),
+    consistency: str | None = typer.Option(
+        None,
+        help="How a character looks the same from shot to shot: keyframe (a stage-drawn first frame), "
+        "reference (the cast image as first frame), compose (SkyReels-A2 from the cast images) or none.",
+    ),
+    compose_model: str | None = typer.Option(
+        None, help="The SkyReels-A2 model of --consistency compose (default: the bundled openreels-a2-tiny)."
+    ),
     scale: int | None = typer.Option(None, help="Enlarge the shots this many times in the episode."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     as_json: bool = typer.Option(False, "--json", help="Print the render report as JSON."),
@@ -142,7 +151,13 @@ def render(
     quiet_libraries()  # the studio shows its own progress; diffusers' load bars would break it up
     project = Project(directory)
     updates = dict(
-        burn_subtitles=burn_subtitles, crossfade=crossfade, steps=steps, renderer=renderer, scale=scale
+        burn_subtitles=burn_subtitles,
+        crossfade=crossfade,
+        steps=steps,
+        renderer=renderer,
+        consistency=consistency,
+        compose_model=compose_model,
+        scale=scale,
     )
     updates = {k: v for k, v in updates.items() if v is not None}
     if updates:

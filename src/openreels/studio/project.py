@@ -240,7 +240,7 @@ class Project:
             inputs,
             {n: ref_keys.get(n, "") for n in names},
             s.model, list(s.size), s.fps, s.window, s.steps, s.guidance, s.consistency,
-            renderer_id,
+            s.compose_model if s.consistency == "compose" else None, renderer_id,
         )  # fmt: skip
 
     def render(

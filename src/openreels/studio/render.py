@@ -4,6 +4,8 @@
 - i2v from a keyframe the stage renderer draws from the shot's caption and the cast sheets ("keyframe", the
   tiny model's default: the same person looks the same in every shot because every keyframe is drawn from
   the same sheet), or from the character's reference image ("reference", for models outside the stage);
+- elements-to-video ("compose"): the shot's characters' reference images and the scene's empty background
+  plate go to a SkyReels-A2 model (`compose_model`), so characters and sets look the same in every shot;
 - long video for shots longer than one window: a diffusion-forcing model (openreels-tiny, SkyReels-V2 DF)
   makes them in one request; any other model continues from the last frame, one window at a time.
 
@@ -41,7 +43,8 @@ class Settings(BaseModel):
     steps: int | None = None  # None: the model's default
     guidance: float | None = None
     seed: int = 0
-    consistency: Literal["keyframe", "reference", "none"] = "keyframe"
+    consistency: Literal["keyframe", "reference", "compose", "none"] = "keyframe"
+    compose_model: str = "openreels-a2-tiny"  # the A2 model of consistency "compose"
     tts: Literal["auto", "piper", "espeak"] = "auto"
     crossfade: float = Field(0.5, ge=0)  # seconds a DISSOLVE TO: overlaps
     fade: float = Field(0.5, ge=0)  # seconds of FADE IN: / FADE OUT.
@@ -129,6 +132,8 @@ def render_shot(shot: Shot, cast: Cast, settings: Settings, references: dict[str
     """Frames (n, H, W, 3) uint8 for a shot through the video model, n = its duration at the episode rate."""
     n = frames_for(shot.duration, settings.fps)
     image = None
+    if shot.caption.subjects and settings.consistency == "compose":
+        return _continue(shot, [_compose(shot, references, n, settings)], n, settings)
     if shot.caption.subjects and settings.consistency == "keyframe":
         image = _stage(shot, 1, settings)[0]
     elif shot.caption.subjects and settings.consistency == "reference":
@@ -136,10 +141,18 @@ def render_shot(shot: Shot, cast: Cast, settings: Settings, references: dict[str
         image = references.get(main.name)
     if settings.long_in_one:
         return _generate(shot.prompt, image, _snap_up(n), shot.seed, settings)[:n]
-    pieces = [_generate(shot.prompt, image, min(_snap_up(n), settings.window), shot.seed, settings)]
-    got = len(pieces[0])
-    while got < n:  # continue from the last frame, one window at a time
-        frames = min(_snap_up(n - got + 1), settings.window)
+    first = _generate(shot.prompt, image, min(_snap_up(n), settings.window), shot.seed, settings)
+    return _continue(shot, [first], n, settings)
+
+
+def _continue(shot: Shot, pieces: list[np.ndarray], n: int, settings: Settings) -> np.ndarray:
+    """Extend the shot from its last frame until it has n frames: in one request for a diffusion-forcing
+    model, else one window at a time."""
+    got = sum(len(piece) for piece in pieces)
+    while got < n:
+        frames = _snap_up(n - got + 1)
+        if not settings.long_in_one:
+            frames = min(frames, settings.window)
         more = _generate(shot.prompt, pieces[-1][-1], frames, shot.seed + got, settings)
         if len(more) < 2:
             raise OpenreelsError(f"model {settings.model} returned {len(more)} frame(s); set a larger window")
@@ -148,7 +161,45 @@ def render_shot(shot: Shot, cast: Cast, settings: Settings, references: dict[str
     return np.concatenate(pieces)[:n]
 
 
-render_shot.cache_id = "render_shot-v1"  # bump when the task choice or request changes
+_compose_pipelines: dict[str, object] = {}  # loaded once per process: every shot of an episode uses it
+
+
+def _compose(shot: Shot, references: dict[str, np.ndarray], n: int, settings: Settings) -> np.ndarray:
+    """Up to n frames (at most the A2 model's default length) of a shot composed from its characters'
+    reference images (main subject first, at most two) and the empty plate of its set."""
+    from openreels import world
+    from openreels.pipelines.a2 import Reference
+    from openreels.pipelines.compose import load_compose_pipeline, locate_a2
+
+    if settings.compose_model not in _compose_pipelines:
+        _compose_pipelines.clear()
+        _compose_pipelines[settings.compose_model] = load_compose_pipeline(locate_a2(settings.compose_model))
+    pipe = _compose_pipelines[settings.compose_model]
+    d = pipe.defaults
+    subjects = sorted(shot.caption.subjects, key=lambda sub: not sub.is_main_subject)
+    refs = [
+        Reference(references[sub.name], "character", sub.name) for sub in subjects if sub.name in references
+    ]
+    scene = world.scene_from_caption(shot.caption.world(), shot.seed)
+    plate = np.asarray(world.render_reference(scene, "background", 0, tuple(settings.size)))
+    refs = [*refs[:2], Reference(plate, "background", "set")]
+    model_frames = max(1, min(d.frames, round(n * d.fps / settings.fps)))
+    out = pipe(shot.prompt, refs, num_frames=model_frames, num_inference_steps=settings.steps, seed=shot.seed)
+    return _resize(_to_fps(out.frames, float(out.fps), settings.fps), tuple(settings.size))
+
+
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Frames at (height, width) = size; a model with another native size keeps the episode's."""
+    if frames.shape[1:3] == size:
+        return frames
+    from PIL import Image
+
+    return np.stack(
+        [np.asarray(Image.fromarray(f).resize((size[1], size[0]), Image.Resampling.BICUBIC)) for f in frames]
+    )
+
+
+render_shot.cache_id = "render_shot-v2"  # bump when the task choice or request changes
 
 
 def render_stage_shot(
