@@ -8,6 +8,7 @@ consistency. Speed benchmarks live in `openreels.eval.bench`.
 from openreels.eval.consistency import consistency
 from openreels.eval.probes import (
     PROBE_FIELDS,
+    cast_consistency,
     estimate_motion,
     evaluate,
     probe_table,
@@ -16,6 +17,7 @@ from openreels.eval.probes import (
 
 __all__ = [
     "PROBE_FIELDS",
+    "cast_consistency",
     "consistency",
     "estimate_motion",
     "evaluate",

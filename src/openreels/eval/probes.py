@@ -187,6 +187,35 @@ def estimate_motion(frames: np.ndarray, weight: np.ndarray | None = None) -> dic
 # ---- the probe ------------------------------------------------------------------------------------------
 
 
+def colour_scores(frame: np.ndarray, caption: dict, scene, masks: dict[str, np.ndarray]) -> dict[str, float]:
+    """backdrop, shirt_color and hair_color of one frame: each read in the region `masks` (the caption's
+    layout at that frame) gives it, with the caption's lighting undone, snapped to the nearest contract colour."""
+    h, w = frame.shape[:2]
+    lighting = caption.get("lighting") or scene.lighting
+    humans = [s for s in caption.get("subjects", []) if s.get("type") == "human"]
+    scores: dict[str, float] = {}
+    if caption.get("backdrop") and caption.get("environment", scene.environment) in V.BACKDROP_ENVIRONMENTS:
+        covered = sum(masks.values()) if masks else np.zeros((h, w))
+        c = _region_colour(frame, 1.0 - np.clip(covered, 0, 1))
+        if c is not None:
+            scores["backdrop"] = float(_nearest(c, V.COLORS, lighting) == caption["backdrop"])
+    shirt, hair = [], []
+    for i, s in enumerate(humans[: len(scene.characters)]):
+        if s.get("shirt_color") and f"shirt{i}" in masks:
+            c = _region_colour(frame, masks[f"shirt{i}"])
+            if c is not None:
+                shirt.append(_nearest(c, V.COLORS, lighting) == s["shirt_color"])
+        if s.get("hair_color") and f"hair{i}" in masks:
+            c = _region_colour(frame, masks[f"hair{i}"])
+            if c is not None:
+                hair.append(_nearest(c, V.HAIR_RGB, lighting) == s["hair_color"])
+    if shirt:
+        scores["shirt_color"] = float(np.mean(shirt))
+    if hair:
+        scores["hair_color"] = float(np.mean(hair))
+    return scores
+
+
 def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8.0) -> dict[str, float]:
     """Per-field scores (1.0 match, 0.0 mismatch) of a clip against what its prompt or caption says.
 
@@ -200,29 +229,8 @@ def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8
     tpl = render(scene, 1, (h, w), fps, masks=True, caption=False)
     masks = {k: v[0] for k, v in tpl.masks.items()}
     first = clip[0]
-    lighting = caption.get("lighting") or scene.lighting
-    scores: dict[str, float] = {}
 
-    # colours
-    if caption.get("backdrop") and caption.get("environment", scene.environment) in V.BACKDROP_ENVIRONMENTS:
-        covered = sum(masks.values()) if masks else np.zeros((h, w))
-        c = _region_colour(first, 1.0 - np.clip(covered, 0, 1))
-        if c is not None:
-            scores["backdrop"] = float(_nearest(c, V.COLORS, lighting) == caption["backdrop"])
-    shirt, hair = [], []
-    for i, s in enumerate(humans[: len(scene.characters)]):
-        if s.get("shirt_color") and f"shirt{i}" in masks:
-            c = _region_colour(first, masks[f"shirt{i}"])
-            if c is not None:
-                shirt.append(_nearest(c, V.COLORS, lighting) == s["shirt_color"])
-        if s.get("hair_color") and f"hair{i}" in masks:
-            c = _region_colour(first, masks[f"hair{i}"])
-            if c is not None:
-                hair.append(_nearest(c, V.HAIR_RGB, lighting) == s["hair_color"])
-    if shirt:
-        scores["shirt_color"] = float(np.mean(shirt))
-    if hair:
-        scores["hair_color"] = float(np.mean(hair))
+    scores: dict[str, float] = colour_scores(first, caption, scene, masks)
 
     face = masks.get("face0")
     face_px = float(np.sqrt(face.sum())) if face is not None else 0.0
@@ -352,3 +360,29 @@ def agreement(captions: list[dict], others: list[dict]) -> dict[str, float]:
 
 
 __all__ = ["PROBE_FIELDS", "agreement", "estimate_motion", "evaluate", "probe_table", "score_clip"]
+
+
+def cast_consistency(clips, captions, fps: float = 8.0) -> dict:
+    """Across an episode's shots: how often the characters show their sheets' colours (hair and shirt), read
+    in the first and the last frame of each shot with a person in it (a shot that drifts off its sheet counts
+    against it). Characters drawn in their own colours in every shot look the same from shot to shot.
+    Returns the match rate per field and overall ("colours"), and the number of shots scored."""
+    fields = ("hair_color", "shirt_color")
+    matches: dict[str, list[float]] = {f: [] for f in fields}
+    shots = 0
+    for clip, caption in zip(clips, captions, strict=True):
+        caption = _as_caption(caption)
+        if not any(s.get("type") == "human" for s in caption.get("subjects", [])):
+            continue
+        shots += 1
+        frames, (h, w) = _resize_for_stage(_frames(clip))
+        scene = _template_scene(caption)
+        layout = render(scene, len(frames), (h, w), fps, masks=True, caption=False).masks
+        for t in {0, len(frames) - 1}:
+            scores = colour_scores(frames[t], caption, scene, {k: v[t] for k, v in layout.items()})
+            for f in fields:
+                if f in scores:
+                    matches[f].append(scores[f])
+    every = [v for values in matches.values() for v in values]
+    result = {f: round(float(np.mean(v)), 4) if v else None for f, v in matches.items()}
+    return result | {"colours": round(float(np.mean(every)), 4) if every else None, "shots": shots}

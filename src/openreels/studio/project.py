@@ -74,6 +74,8 @@ class RenderReport:
     timings: dict[str, float] = field(default_factory=dict)
     edit_key: str = ""  # hash of everything the cut depends on
     recut: bool = True  # False when nothing changed and the last episode was kept
+    # How often shots show the characters in their sheet colours (openreels.eval.cast_consistency)
+    cast_consistency: dict = field(default_factory=dict)
 
 
 def key_of(*parts: object) -> str:
@@ -362,6 +364,11 @@ class Project:
         srt_path = write_srt(self.path("episode.srt"), cues)
         sheet_path = self._contact_sheets(board, clips, cast, references)
         timings["edit"] = time.perf_counter() - t0
+        from openreels.eval import cast_consistency
+
+        t0 = time.perf_counter()
+        looks = cast_consistency(clips, [shot.caption.world() for shot in board.shots], s.fps)
+        timings["measure"] = time.perf_counter() - t0
 
         report = RenderReport(
             episode=str(episode),
@@ -378,6 +385,7 @@ class Project:
             tts=",".join(sorted(self.tts_used)) or "none",
             timings={k: round(v, 2) for k, v in timings.items()},
             edit_key=edit_key,
+            cast_consistency=looks,
         )
         return self._save_report(report)
 
