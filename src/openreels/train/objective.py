@@ -13,6 +13,9 @@ One objective trains the text-to-video DF model and the conditioned variants wit
   per-frame timesteps; a model with another signature (A1's CogVideoX transformer, one timestep per sample)
   passes its own function and sets `ForcingConfig` to uniform noise levels.
 
+`VPrediction` swaps the rectified-flow noising for DDPM noising with a v-prediction target on a scheduler's
+cumulative alphas, as CogVideoX (and so A1) is trained and sampled by its DDIM/DPM schedulers.
+
 Every condition has its own dropout probability so classifier-free guidance can drop text, references or
 landmarks separately, as the inference pipelines guide on them.
 """
@@ -56,6 +59,27 @@ class TokenCondition:
     name: str
     build: Callable[[dict], torch.Tensor]
     drop_prob: float = 0.0
+
+
+@dataclass
+class VPrediction:
+    """DDPM noising with a v-prediction target on a scheduler's `alphas_cumprod` (T entries).
+
+    A noise level s in [0, 1] becomes the integer timestep t = round(s (T - 1)); with a = alphas_cumprod[t],
+    x_t = sqrt(a) x0 + sqrt(1 - a) e and the target is v = sqrt(a) e - sqrt(1 - a) x0 (diffusers' get_velocity).
+    """
+
+    alphas_cumprod: torch.Tensor
+
+    def __call__(
+        self, x0: torch.Tensor, noise: torch.Tensor, sigmas: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(noisy input, target, timesteps (B, F)) for x0 and noise (B, C, F, H, W) and sigmas (B, F)."""
+        last = len(self.alphas_cumprod) - 1
+        t = (sigmas.clamp(0, 1) * last).round().long()
+        a = self.alphas_cumprod.to(x0.device, torch.float32)[t].to(x0.dtype)[:, None, :, None, None]
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        return x_t, a.sqrt() * noise - (1 - a).sqrt() * x0, t.to(sigmas.dtype)
 
 
 def skyreels_forward(
@@ -102,6 +126,7 @@ class DiffusionForcingObjective:
     channel_conditions: Sequence[ChannelCondition] = ()
     token_condition: TokenCondition | None = None
     forward: ForwardFn = skyreels_forward
+    v_prediction: VPrediction | None = None  # None: rectified flow (Wan, SkyReels-V2)
 
     def trainable_modules(self) -> list[nn.Module]:
         """Conditions that learn with the model (e.g. a jointly trained reference-image encoder)."""
@@ -128,7 +153,11 @@ class DiffusionForcingObjective:
             clean = torch.cat([clean, torch.ones(b, 1, dtype=torch.bool)], dim=1)
         noise = torch.randn(x0.shape, generator=noise_generator, device=x0.device, dtype=x0.dtype)
         sigmas_d = sigmas.to(x0.device)
-        x_in = add_noise(x0, noise, sigmas_d)
+        if self.v_prediction is not None:
+            x_in, target, timesteps = self.v_prediction(x0, noise, sigmas_d)
+        else:
+            x_in, target = add_noise(x0, noise, sigmas_d), velocity_target(x0, noise)
+            timesteps = timesteps_from_sigmas(sigmas_d)
         if self.channel_conditions:
             extra = [_drop(c.build(batch, x0), c.drop_prob, generator) for c in self.channel_conditions]
             x_in = torch.cat([x_in, *[e.to(x_in.dtype) for e in extra]], dim=1)
@@ -136,5 +165,5 @@ class DiffusionForcingObjective:
         tokens = None
         if self.token_condition is not None:
             tokens = _drop(self.token_condition.build(batch), self.token_condition.drop_prob, generator)
-        pred = self.forward(model, x_in, timesteps_from_sigmas(sigmas_d), text, tokens)
-        return flow_loss(pred, velocity_target(x0, noise), clean.to(x0.device))
+        pred = self.forward(model, x_in, timesteps, text, tokens)
+        return flow_loss(pred, target, clean.to(x0.device))

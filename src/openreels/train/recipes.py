@@ -158,6 +158,15 @@ def _test() -> Recipe:
 RECIPES: dict[str, Callable[[], Recipe]] = {"tiny": _tiny, "smoke": _smoke, "test": _test}
 
 
+def _a1_tiny():
+    from openreels.train.a1 import a1_tiny
+
+    return a1_tiny()
+
+
+RECIPES["a1-tiny"] = _a1_tiny  # SkyReels-A1 (portrait animation); trains itself through its `run`
+
+
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise OpenreelsError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
@@ -265,6 +274,8 @@ def run_recipe(
     the same call again resumes where it stopped (the encoded clips are cached in `workdir`, so it does not
     render or encode again). This is how a run is split over jobs with a wall-clock limit.
     """
+    if not isinstance(recipe, Recipe):  # other model families' recipes (a1-tiny) run their own stages
+        return recipe.run(out_dir, workdir, device, log=log, stop_after_s=stop_after_s)
     log = log or (lambda s: print(s, flush=True))
     dist_info, dev = init_distributed(device)
     workdir = Path(workdir)

@@ -30,11 +30,31 @@ class A1Size:
     face_image: int = 28  # SigLIP input size (384 in so400m)
     face_patch: int = 14
     learned_positions: bool = False
+    patch_size: int = (
+        2  # transformer patch (A1: 2); a larger one keeps a low-compression VAE's token count small
+    )
+
+
+def a1_scheduler():
+    """CogVideoX-I2V's sampler settings (v-prediction, zero-terminal-SNR, trailing spacing), as A1 ships them."""
+    from diffusers import CogVideoXDDIMScheduler
+
+    return CogVideoXDDIMScheduler(
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        clip_sample=False,
+        prediction_type="v_prediction",
+        rescale_betas_zero_snr=True,
+        set_alpha_to_one=True,
+        timestep_spacing="trailing",
+        snr_shift_scale=1.0,
+    )
 
 
 def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -> Path:
     """Save random transformer/, vae/, pose_guider/, siglip-so400m-patch14-384/ and scheduler/ under path."""
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler
+    from diffusers import AutoencoderKLCogVideoX
     from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
     from openreels.pipelines.a1.transformer import A1Transformer3DModel
@@ -59,6 +79,7 @@ def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -
         use_learned_positional_embeddings=size.learned_positions,
         face_embed_dim=size.face_width,
         face_seq_length=face_tokens,
+        patch_size=size.patch_size,
     ).save_pretrained(root / "transformer")
     for sub in ("vae", "pose_guider"):
         AutoencoderKLCogVideoX(
@@ -84,18 +105,7 @@ def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -
     SiglipImageProcessor(size={"height": size.face_image, "width": size.face_image}).save_pretrained(
         root / SIGLIP_FOLDER
     )
-    # CogVideoX-I2V's sampler settings (v-prediction, zero-terminal-SNR, trailing spacing).
-    CogVideoXDDIMScheduler(
-        beta_schedule="scaled_linear",
-        beta_start=0.00085,
-        beta_end=0.012,
-        clip_sample=False,
-        prediction_type="v_prediction",
-        rescale_betas_zero_snr=True,
-        set_alpha_to_one=True,
-        timestep_spacing="trailing",
-        snr_shift_scale=1.0,
-    ).save_pretrained(root / "scheduler")
+    a1_scheduler().save_pretrained(root / "scheduler")
     # Marks the folder as untrained for the CLI (the core's checkpoints use the same file).
     (root / "openreels.json").write_text(json.dumps({"random": True, "family": "skyreels-a1"}) + "\n")
     return root

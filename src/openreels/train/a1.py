@@ -1,0 +1,754 @@
+"""The `a1-tiny` recipe: a small SkyReels-A1 trained on stage portraits, exported in the published A1 layout.
+
+Training pairs come from the stage (`openreels.world`): a close-up of one character; the reference is that
+character's first frame with another expression, standing still; the target is a clip of it with its own
+expression and action (talking, nodding, ...); the driving landmark video is the stage's ground-truth face
+landmarks of the target, drawn by the A1 landmark renderer (`openreels.face`), the reference's own drawing
+first, exactly as `pipelines.animate` builds it from retargeted landmarks at inference.
+
+Stages (the `tiny` recipe's shape, with A1's components):
+  1. render the pairs; train one small AutoencoderKLCogVideoX on crops of both the stage clips and the landmark
+     videos (it is saved as vae/ and as pose_guider/: the pose guider only encodes, and one VAE that
+     reconstructs both keeps the landmarks' detail in its latents at half the CPU cost of two);
+  2. encode every pair once (target video, landmark video, reference frame; posterior modes scaled by the
+     measured `scaling_factor`) and the reference face crop with the SigLIP processor;
+  3. train the A1 transformer with `DiffusionForcingObjective` (v-prediction on the scheduler's alphas, uniform
+     noise level per clip, landmark and reference latents as channel conditions, SigLIP face tokens as a jointly
+     trained token condition, dropped 10% of the time for guidance);
+  4. export transformer/, vae/, pose_guider/, siglip-so400m-patch14-384/ and scheduler/ (EMA weights) with
+     openreels.json, loadable by `AnimatePipeline.from_pretrained` like the real checkpoint.
+
+`evaluate` measures the issue's targets on held-out stage pairs (reference character A, driving clip of B).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from openreels.errors import OpenreelsError
+from openreels.pipelines.a1.checkpoint import A1Size, a1_scheduler, create_random_a1
+from openreels.train.flow import ForcingConfig
+from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
+from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition, VPrediction
+from openreels.train.vae import VAELoss, encode_mode, vae_loss_fn
+
+PORTRAIT_ACTIONS = ("talking", "standing", "nodding", "shaking head")
+
+
+@dataclass
+class A1Recipe:
+    """Sizes and schedules of a tiny A1 run (field names follow `recipes.Recipe` where they mean the same)."""
+
+    name: str = "a1-tiny"
+    seed: int = 0
+    a1: A1Size = field(
+        default_factory=lambda: A1Size(
+            height=64,
+            width=64,
+            frames=9,  # 1 reference + 8 driving frames (1 s at 8 fps) per window
+            latent_channels=8,
+            vae_channels=(8, 16, 32),  # 3 levels: 4x spatial, 4x temporal
+            heads=4,
+            head_dim=32,
+            layers=4,
+            text_embed_dim=128,
+            time_embed_dim=64,
+            face_width=64,
+            face_image=28,
+            face_patch=14,
+            patch_size=4,  # 16x16 latents -> 4x4 tokens per latent frame
+        )
+    )
+    fps: float = 8.0
+    clips: int = 1200  # training pairs
+    vae_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(
+            steps=650, lr=1e-3, warmup=50, ema_decay=None, ckpt_every=100, log_every=25
+        )
+    )
+    vae_batch: int = 4
+    vae_crop: int = 9
+    vae_crop_size: int = 32
+    vae_kl_weight: float = 1e-4
+    dit_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(
+            steps=1800, lr=8e-4, warmup=100, ema_decay=0.999, ckpt_every=200, log_every=50
+        )
+    )
+    dit_batch: int = 32
+    # Stage 4: the decoder alone on whole clips, encoder frozen (`DecoderLoss`): the crops of stage 1 never show
+    # it a full-size clip, and every latent the transformer learned from stays valid.
+    decoder_loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(
+            steps=200, lr=5e-4, warmup=20, ema_decay=None, ckpt_every=50, log_every=10
+        )
+    )
+    decoder_batch: int = 2
+    decoder_clips: int = 400
+    face_drop_prob: float = 0.1  # classifier-free guidance on the face tokens, as A1 samples
+    sample_steps: int = 10
+    guidance: float = 3.0
+    source: str = "stage"  # the only source: pairs need ground-truth face landmarks
+    render_wait_s: float | None = None  # accepted for CLI compatibility; pairs render in the foreground
+    vae_from: str | None = None
+
+    def defaults(self) -> dict:
+        return {
+            "size": [self.a1.height, self.a1.width],
+            "frames": self.a1.frames,
+            "fps": int(round(self.fps)),
+            "steps": self.sample_steps,
+            "guidance": self.guidance,
+            "recipe": self.name,
+            "seed": self.seed,
+        }
+
+    def run(
+        self,
+        out_dir: str | Path,
+        workdir: str | Path,
+        device: str = "auto",
+        log: Callable[[str], None] | None = None,
+        stop_after_s: float | None = None,
+    ) -> dict:
+        return run_a1_recipe(self, out_dir, workdir, device, log, stop_after_s)
+
+
+def a1_tiny() -> A1Recipe:
+    return A1Recipe()
+
+
+def a1_toy() -> A1Recipe:
+    """Toy sizes for the test suite (seconds on a CPU); the same code path as `a1-tiny`."""
+    return A1Recipe(
+        name="a1-toy",
+        a1=A1Size(
+            height=64,  # the stage's smallest size
+            width=64,
+            frames=9,  # CogVideoX's VAE decodes odd latent counts only: 1 + 8k frames
+            latent_channels=4,
+            vae_channels=(4, 4, 4),
+            heads=2,
+            head_dim=16,  # CogVideoX rotary needs a multiple of 16
+            layers=1,
+            text_embed_dim=16,
+            time_embed_dim=16,
+            face_width=16,
+            face_image=28,
+            face_patch=14,
+            patch_size=4,
+        ),
+        clips=6,
+        vae_loop=LoopConfig(steps=3, lr=1e-3, warmup=1, ema_decay=None, ckpt_every=100, log_every=1),
+        vae_batch=2,
+        vae_crop_size=16,
+        dit_loop=LoopConfig(steps=4, lr=1e-3, warmup=1, ema_decay=0.9, ckpt_every=100, log_every=2),
+        dit_batch=4,
+        decoder_loop=LoopConfig(steps=2, lr=1e-3, warmup=1, ema_decay=None, ckpt_every=100, log_every=1),
+        decoder_clips=4,
+        sample_steps=2,
+    )
+
+
+# ---- data --------------------------------------------------------------------------------------------------
+
+
+def portrait_scene(rng: np.random.Generator, split: str | None = "train"):
+    """A close-up of one centred character in front of a plain backdrop (studio or room), static camera."""
+    from openreels.world import vocab as V
+    from openreels.world.scene import sample_scene
+
+    return sample_scene(
+        rng,
+        split=split,
+        n_characters=1,
+        n_objects=0,
+        environment=str(rng.choice(V.BACKDROP_ENVIRONMENTS)),
+        shot_type="close-up",
+        angle="eye level",
+        camera_motion="static",
+        position="center",
+        action=str(rng.choice(PORTRAIT_ACTIONS)),
+    )
+
+
+def reference_of(scene, expression: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The character of `scene` with `expression`, standing: (first frame (H, W, 3), canonical shape (C, 2))."""
+    from openreels.face import from_clip
+    from openreels.world import render
+
+    ref = scene.replace()
+    ref.characters[0].expression = expression
+    ref.characters[0].action = "standing"
+    clip = render(ref, 1, size, caption=False)
+    return clip.frames[0], from_clip(clip)[0]
+
+
+@dataclass
+class Pair:
+    video: np.ndarray  # (1 + T, H, W, 3): the reference frame, then the target clip
+    pose: np.ndarray  # (1 + T, H, W, 3): the landmark drawings of the same frames
+    reference_shape: np.ndarray  # (C, 2)
+
+
+def make_pair(recipe: A1Recipe, index: int) -> Pair:
+    """Training pair `index` of the recipe's seeded stream."""
+    from openreels.face import from_clip, render_video
+    from openreels.world import render
+    from openreels.world import vocab as V
+
+    rng = np.random.default_rng([recipe.seed, index, 7])
+    size = (recipe.a1.height, recipe.a1.width)
+    scene = portrait_scene(rng)
+    ref_img, ref_shape = reference_of(scene, str(rng.choice(V.EXPRESSIONS)), size)
+    clip = render(scene, recipe.a1.frames - 1, size, recipe.fps, caption=False)
+    shapes = np.concatenate([ref_shape[None], from_clip(clip)])
+    return Pair(np.concatenate([ref_img[None], clip.frames]), render_video(shapes, size), ref_shape)
+
+
+def _video_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(N, T, H, W, 3) uint8 -> (N, 3, T, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
+    return x.permute(0, 4, 1, 2, 3).contiguous()
+
+
+# ---- model pieces --------------------------------------------------------------------------------------------
+
+
+class FaceTokens(nn.Module):
+    """The SigLIP vision tower as a jointly trained token condition: batch["face"] pixels -> last hidden state."""
+
+    def __init__(self, siglip: nn.Module) -> None:
+        super().__init__()
+        self.siglip = siglip
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.siglip(pixel_values=batch["face"]).last_hidden_state
+
+
+def rotary_embedding(transformer, frames: int):
+    """CogVideoX's 3-D rotary embedding at the transformer's native size, as `AnimatePipeline` computes it."""
+    from diffusers.models.embeddings import get_3d_rotary_pos_embed
+    from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import get_resize_crop_region_for_grid
+
+    c = transformer.config
+    gh, gw = c.sample_height // c.patch_size, c.sample_width // c.patch_size
+    crops = get_resize_crop_region_for_grid((gh, gw), gw, gh)
+    return get_3d_rotary_pos_embed(
+        embed_dim=c.attention_head_dim, crops_coords=crops, grid_size=(gh, gw), temporal_size=frames
+    )
+
+
+def a1_forward(model, x, timesteps, text, tokens) -> torch.Tensor:
+    """`DiffusionForcingObjective.forward` for A1: (B, C, F, H, W) channels-first in, one timestep per clip."""
+    net = getattr(model, "module", model)  # DDP
+    rotary = rotary_embedding(net, x.shape[2])
+    out = model(
+        hidden_states=x.permute(0, 2, 1, 3, 4),
+        encoder_hidden_states=tokens,
+        timestep=timesteps[:, 0],
+        image_rotary_emb=tuple(r.to(x.device) for r in rotary),
+        return_dict=False,
+    )[0]
+    return out.permute(0, 2, 1, 3, 4)
+
+
+# ---- the recipe ----------------------------------------------------------------------------------------------
+
+
+def _load_init(root: Path, dev):
+    """The components of a freshly written random A1 folder (seeded), to train from."""
+    from diffusers import AutoencoderKLCogVideoX
+    from transformers import SiglipImageProcessor, SiglipVisionModel
+
+    from openreels.pipelines.a1 import A1Transformer3DModel
+    from openreels.pipelines.animate import SIGLIP_FOLDER
+
+    return (
+        A1Transformer3DModel.from_pretrained(root, subfolder="transformer").to(dev),
+        AutoencoderKLCogVideoX.from_pretrained(root, subfolder="vae").to(dev),
+        SiglipVisionModel.from_pretrained(root / SIGLIP_FOLDER).to(dev),
+        SiglipImageProcessor.from_pretrained(root / SIGLIP_FOLDER),
+    )
+
+
+def _cache_key(recipe: A1Recipe) -> dict:
+    return {
+        "name": recipe.name,
+        "seed": recipe.seed,
+        "a1": asdict(recipe.a1),
+        "clips": recipe.clips,
+        "fps": recipe.fps,
+        "vae_steps": recipe.vae_loop.steps,
+    }
+
+
+def run_a1_recipe(
+    recipe: A1Recipe,
+    out_dir: str | Path,
+    workdir: str | Path,
+    device: str = "auto",
+    log: Callable[[str], None] | None = None,
+    stop_after_s: float | None = None,
+) -> dict:
+    """Train the tiny A1 end to end and export it to out_dir; resumable like `run_recipe` (same workdir)."""
+    from diffusers import AutoencoderKLCogVideoX
+
+    from openreels.pipelines.animate import face_crop
+
+    log = log or (lambda s: print(s, flush=True))
+    dist_info, dev = init_distributed(device)
+    if dist_info.world_size > 1:
+        raise OpenreelsError("the a1-tiny recipe runs in one process; launch it without torchrun")
+    if recipe.source != "stage":
+        raise OpenreelsError(
+            "the a1 recipes train on stage clips only (they need face landmarks); drop --source"
+        )
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
+    t_start = time.perf_counter()
+    summary: dict = {"recipe": recipe.name, "seed": recipe.seed, "device": str(dev)}
+
+    init = workdir / "init"
+    if not (init / "openreels.json").exists():
+        shutil.rmtree(init, ignore_errors=True)
+        create_random_a1(init, recipe.a1, seed=recipe.seed)
+    transformer, vae, siglip, processor = _load_init(init, dev)
+
+    cache = workdir / "encoded.pt"
+    if cache.exists():
+        state = torch.load(cache, map_location=dev, weights_only=True)
+        if state["key"] != _cache_key(recipe):
+            raise OpenreelsError(
+                f"{workdir} holds pairs encoded for other recipe settings; pass a new --workdir or delete that one"
+            )
+        vae = AutoencoderKLCogVideoX.from_pretrained(workdir / "vae").to(dev)
+        summary |= state["stats"]
+        log(f"[encode] {len(state['latents'])} encoded pairs and the VAE loaded from {workdir}")
+    else:
+        # 1. pairs and the VAE
+        t0 = time.perf_counter()
+        pairs = [make_pair(recipe, i) for i in range(recipe.clips)]
+        summary["render_s"] = round(time.perf_counter() - t0, 1)
+        log(f"[render] {len(pairs)} pairs of {pairs[0].video.shape} in {summary['render_s']} s")
+        videos = np.stack([p.video for p in pairs])
+        poses = np.stack([p.pose for p in pairs])
+        t0 = time.perf_counter()
+        vae = _train_vae(recipe, vae, videos, poses, workdir, dev, log, summary, pause_at)
+        summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
+
+        # 2. encode once
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            raw, raw_pose, raw_ref, ref_std = [], [], [], []
+            for i in range(0, len(pairs), 16):
+                v = _video_tensor(videos[i : i + 16]).to(dev)
+                raw.append(encode_mode(vae, v).float())
+                ref_dist = vae.encode(v[:, :, :1]).latent_dist
+                raw_ref.append(ref_dist.mode().float())
+                ref_std.append(ref_dist.std.float())
+                raw_pose.append(encode_mode(vae, _video_tensor(poses[i : i + 16]).to(dev)).float())
+            raw_t = torch.cat(raw)
+            scaling = float(1.0 / raw_t.std().clamp_min(1e-4))
+            vae.register_to_config(scaling_factor=scaling)
+            faces = processor(
+                images=[face_crop(p.video[0], p.reference_shape) for p in pairs], return_tensors="pt"
+            )["pixel_values"]
+        summary["scaling_factor"] = round(scaling, 4)
+        summary["vae_psnr_db"] = round(_psnr(vae, videos[:8], dev), 2)
+        summary["pose_psnr_db"] = round(_psnr(vae, poses[:8], dev), 2)
+        summary["encode_s"] = round(time.perf_counter() - t0, 1)
+        log(
+            f"[encode] {len(pairs)} pairs; VAE PSNR {summary['vae_psnr_db']} dB on clips, "
+            f"{summary['pose_psnr_db']} dB on landmark videos; scaling factor {scaling:.3f}"
+        )
+        state = {
+            "key": _cache_key(recipe),
+            "stats": {k: summary[k] for k in ("vae_steps", "vae_psnr_db", "pose_psnr_db", "scaling_factor")},
+            "latents": raw_t * scaling,
+            "pose": torch.cat(raw_pose) * scaling,
+            "ref": torch.cat(raw_ref) * scaling,
+            "ref_std": torch.cat(ref_std) * scaling,
+            "face": faces,
+        }
+        copy.deepcopy(vae).to("cpu").save_pretrained(workdir / "vae", safe_serialization=True)
+        atomic_torch_save(state, cache)
+        del pairs, videos, poses
+    vae = vae.eval().requires_grad_(False)
+
+    # 3. the transformer and the face encoder
+    latents, pose, ref, ref_std, faces = (
+        state[k].to(dev) for k in ("latents", "pose", "ref", "ref_std", "face")
+    )
+    n = len(latents)
+    pad = latents.new_zeros(recipe.dit_batch, ref.shape[1], latents.shape[2] - 1, *ref.shape[3:])
+    channels = recipe.a1.latent_channels
+    objective = DiffusionForcingObjective(
+        forcing=ForcingConfig(
+            shift=1.0, p_uniform=1.0, p_independent=0.0, p_prefix=0.0, p_prefix_independent=0.0
+        ),
+        text_drop_prob=0.0,
+        channel_conditions=(
+            ChannelCondition("pose", channels, lambda b, x0: b["pose"]),
+            ChannelCondition("reference", channels, lambda b, x0: b["ref"]),
+        ),
+        token_condition=TokenCondition("face", FaceTokens(siglip), drop_prob=recipe.face_drop_prob),
+        forward=a1_forward,
+        v_prediction=VPrediction(a1_scheduler().alphas_cumprod),
+    )
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        idx = torch.randint(n, (recipe.dit_batch,), generator=g).to(dev)
+        # The reference latent is a posterior sample, as the pipeline encodes it; zeros after frame 0.
+        noise = torch.randn(ref_std[idx].shape, generator=g).to(dev)
+        return {
+            "latents": latents[idx],
+            "pose": pose[idx],
+            "ref": torch.cat([ref[idx] + ref_std[idx] * noise, pad], dim=2),
+            "face": faces[idx],
+            "text": latents.new_zeros(len(idx), 0),
+        }
+
+    torch.manual_seed(recipe.seed + 1)
+    t0 = time.perf_counter()
+    trainer = Trainer(
+        "dit",
+        transformer,
+        lambda model, batch, gen, noise_gen: objective(model, batch, gen, noise_gen),
+        batches,
+        replace(recipe.dit_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        dist_info,
+        extra_modules=objective.trainable_modules(),
+        samples_per_batch=recipe.dit_batch,
+        log=log,
+        pause_at=pause_at,
+    )
+    transformer = trainer.run().eval()
+    container = trainer.ema.module if trainer.ema is not None else trainer.module
+    siglip = container["extra"][0].siglip.eval()
+    summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
+    summary["dit_steps"] = trainer.step
+
+    # 4. the decoder on whole clips
+    decoder = vae
+    if recipe.decoder_loop.steps > 0:
+        t0 = time.perf_counter()
+        decoder = _finetune_decoder(recipe, vae, workdir, dev, log, summary, pause_at)
+        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
+
+    # 5. export
+    summary["total_s"] = round(time.perf_counter() - t_start, 1)
+    keys = (
+        "recipe",
+        "seed",
+        "device",
+        "vae_steps",
+        "dit_steps",
+        "decoder_steps",
+        "vae_psnr_db",
+        "decoder_psnr_db",
+    )
+    training = {k: summary[k] for k in keys if k in summary}
+    export_a1_folder(
+        out_dir, transformer, decoder, vae, siglip, processor, recipe.defaults() | {"training": training}
+    )
+    summary["out_dir"] = str(out_dir)
+    summary["size_mb"] = round(
+        sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
+    )
+    log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
+    return summary
+
+
+def _train_vae(recipe: A1Recipe, vae, videos, poses, workdir: Path, dev, log, summary: dict, pause_at):
+    """Stage 1: the VAE on random crops of the clips and of the landmark videos, half of each per batch."""
+    crop = min(recipe.vae_crop, videos.shape[1])
+    side = min(recipe.vae_crop_size, videos.shape[2])
+    h, w = videos.shape[2:4]
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
+        k = recipe.vae_batch
+        idx = torch.randint(len(videos), (k,), generator=g).tolist()
+        t = torch.randint(videos.shape[1] - crop + 1, (k,), generator=g).tolist()
+        y = torch.randint(h - side + 1, (k,), generator=g).tolist()
+        x = torch.randint(w - side + 1, (k,), generator=g).tolist()
+        out = [
+            (poses if j % 2 else videos)[i, a : a + crop, b : b + side, c : c + side]
+            for j, (i, a, b, c) in enumerate(zip(idx, t, y, x, strict=True))
+        ]
+        return {"video": _video_tensor(np.stack(out)).to(dev)}
+
+    trainer = Trainer(
+        "vae",
+        VAELoss(vae, kl_weight=recipe.vae_kl_weight),
+        vae_loss_fn,
+        batches,
+        replace(recipe.vae_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        samples_per_batch=recipe.vae_batch,
+        log=log,
+        pause_at=pause_at,
+    )
+    vae = trainer.run().vae.eval().requires_grad_(False)
+    summary["vae_steps"] = trainer.step
+    return vae
+
+
+def _finetune_decoder(recipe: A1Recipe, vae, workdir: Path, dev, log, summary: dict, pause_at):
+    from openreels.train.vae import DecoderLoss
+
+    videos = np.stack([make_pair(recipe, i).video for i in range(min(recipe.decoder_clips, recipe.clips))])
+    decoder = copy.deepcopy(vae).train()
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
+        idx = torch.randint(len(videos), (recipe.decoder_batch,), generator=g).numpy()
+        return {"video": _video_tensor(videos[idx]).to(dev)}
+
+    trainer = Trainer(
+        "decoder",
+        DecoderLoss(decoder),
+        vae_loss_fn,
+        batches,
+        replace(recipe.decoder_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        samples_per_batch=recipe.decoder_batch,
+        log=log,
+        pause_at=pause_at,
+    )
+    decoder = trainer.run().vae.eval().requires_grad_(False)
+    summary["decoder_steps"] = trainer.step
+    summary["decoder_psnr_db"] = round(_psnr(decoder, videos[:8], dev), 2)
+    log(f"[decoder] PSNR {summary['decoder_psnr_db']} dB on whole clips after {trainer.step} steps")
+    return decoder
+
+
+@torch.no_grad()
+def _psnr(vae, frames: np.ndarray, dev) -> float:
+    """Reconstruction PSNR (dB) through the posterior mode, as the pipeline encodes."""
+    x = _video_tensor(frames).to(dev)
+    recon = vae.decode(encode_mode(vae, x)).sample.float().clamp(-1, 1)
+    mse = ((recon - x) / 2).pow(2).mean().clamp_min(1e-10)
+    return float(10 * torch.log10(1 / mse))
+
+
+def export_a1_folder(
+    out_dir, transformer, vae, pose_guider, siglip, processor, defaults: dict, dtype=torch.float16
+) -> Path:
+    """Write the published A1 layout atomically (built beside out_dir, then swapped in); `vae` and
+    `pose_guider` may share an encoder (the recipe trains one VAE and fine-tunes a copy's decoder)."""
+    from openreels.pipelines.animate import SIGLIP_FOLDER
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    copy.deepcopy(transformer).to("cpu", dtype).save_pretrained(tmp / "transformer", safe_serialization=True)
+    for sub, model in (("vae", vae), ("pose_guider", pose_guider)):
+        copy.deepcopy(model).to("cpu", dtype).save_pretrained(tmp / sub, safe_serialization=True)
+    copy.deepcopy(siglip).to("cpu", dtype).save_pretrained(tmp / SIGLIP_FOLDER, safe_serialization=True)
+    processor.save_pretrained(tmp / SIGLIP_FOLDER)
+    a1_scheduler().save_pretrained(tmp / "scheduler")
+    meta = {"random": False, "family": "skyreels-a1", **defaults}
+    (tmp / "openreels.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            f.chmod(0o644)  # safetensors are written owner-only; a shipped model is readable by all
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return out_dir
+
+
+# ---- evaluation ----------------------------------------------------------------------------------------------
+
+EVAL_SEED = 1_000_003  # held-out pairs: a seed stream the recipe's training pairs never use
+
+
+@dataclass
+class HeldOutPair:
+    """Reference character A (its first frame, another expression), driving clip of character B talking, and
+    the ground truth: A rendered with B's expression and action."""
+
+    reference: np.ndarray  # (H, W, 3)
+    reference_shape: np.ndarray  # (C, 2)
+    driving: np.ndarray  # (T, H, W, 3)
+    driving_shapes: np.ndarray  # (T, C, 2)
+    pose: np.ndarray  # (1 + T, H, W, 3): the retargeted landmark video the pipeline is given
+    moved: np.ndarray  # (T, C, 2): the retargeted shapes (where A's mouth and eyes should be)
+    truth: np.ndarray  # (T, H, W, 3)
+    caption: dict  # A's caption with B's expression: what the output should show
+    lighting_gain: np.ndarray  # (3,) of A's scene
+    driving_gain: np.ndarray  # (3,) of B's scene
+
+
+def heldout_pair(
+    index: int, size: tuple[int, int] = (64, 64), frames: int = 16, fps: float = 8.0
+) -> HeldOutPair:
+    """Held-out pair `index`; expressions are retargeted against both characters' neutral faces, so an
+    expression B holds for the whole clip carries over (see `face.retarget`)."""
+    from openreels.face import from_clip, neutral_shape, render_video, retarget
+    from openreels.world import render
+    from openreels.world import vocab as V
+
+    rng = np.random.default_rng([EVAL_SEED, index])
+    scene_a, scene_b = portrait_scene(rng, split=None), portrait_scene(rng, split=None)
+    scene_b.characters[0].action = "talking"  # the mouth moves in every driving clip
+    ref_img, ref_shape = reference_of(scene_a, str(rng.choice(V.EXPRESSIONS)), size)
+    drv = render(scene_b, frames, size, fps, caption=False)
+    drv_shapes = from_clip(drv)
+    moved = retarget(
+        ref_shape,
+        drv_shapes,
+        driving_neutral=neutral_shape(scene_b, 0, size),
+        reference_neutral=neutral_shape(scene_a, 0, size),
+    )
+    target = scene_a.replace()
+    for name in ("expression", "intensity", "action"):
+        setattr(target.characters[0], name, getattr(scene_b.characters[0], name))
+    truth = render(target, frames, size, fps)
+    return HeldOutPair(
+        ref_img,
+        ref_shape,
+        drv.frames,
+        drv_shapes,
+        render_video(np.concatenate([ref_shape[None], moved]), size),
+        moved,
+        truth.frames,
+        truth.caption,
+        np.asarray(V.LIGHTING_GAIN[scene_a.lighting]),
+        np.asarray(V.LIGHTING_GAIN[scene_b.lighting]),
+    )
+
+
+def _polygon_mask(points: np.ndarray, size: tuple[int, int], grow: float = 1.0) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    center = points.mean(0)
+    pts = center + (points - center) * grow
+    img = Image.new("L", (size[1], size[0]))
+    ImageDraw.Draw(img).polygon([tuple(p) for p in pts], fill=1, outline=1)
+    return np.asarray(img, bool)
+
+
+def mouth_eye_curves(
+    frames: np.ndarray, shapes: np.ndarray, gain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel measures of mouth opening and eye opening per frame, read where `shapes` put the mouth and eyes:
+    the share of the outer-lip polygon showing the stage's mouth interior or teeth, and of the eye polygons
+    showing eye white (colours under the scene's lighting)."""
+    from openreels.face.layout import part
+
+    size = frames.shape[1:3]
+    inside = np.array([(90, 20, 30), (245, 245, 240)]) * gain
+    white = np.array([250, 250, 250]) * gain
+    mouth, eyes = [], []
+    for frame, shape in zip(frames.astype(np.float64), shapes, strict=True):
+        m = _polygon_mask(part(shape, "lips_outer"), size, 1.3)
+        d = np.linalg.norm(frame[m][:, None] - inside[None], axis=-1).min(1)
+        mouth.append(float((d < 40).mean()) if m.any() else 0.0)
+        e = _polygon_mask(part(shape, "right_eye"), size, 1.5) | _polygon_mask(
+            part(shape, "left_eye"), size, 1.5
+        )
+        eyes.append(float((np.linalg.norm(frame[e] - white, axis=-1) < 50).mean()) if e.any() else 0.0)
+    return np.array(mouth), np.array(eyes)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson r; None when the driving curve `a` does not move, 0 when the output `b` does not."""
+    if a.std() < 1e-6:
+        return None
+    if b.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def evaluate(folder: str | Path, pairs: int = 24, steps: int = 10, guidance: float = 3.0) -> dict:
+    """The issue's targets on held-out pairs, for the model, the ground truth and chance baselines.
+
+    colours: backdrop / shirt / hair probes of `score_clip` (mean over fields present) on the middle frame;
+    expression: the expression probe on the middle frame against B's expression on A;
+    mouth / eyes: per-pair Pearson r between the driving video's landmark curves (`mouth_opening`,
+    `eye_opening`) and the pixel measures of `mouth_eye_curves` read at the retargeted landmarks (pairs whose
+    driving curve does not move are left out). Ground truth: A rendered doing what B does. Chance: the driving
+    clip itself as the output (colours), and the reference frame held still (expression, curves)."""
+    from openreels.eval import score_clip
+    from openreels.face import eye_opening, mouth_opening
+    from openreels.pipelines.animate import AnimatePipeline, face_crop
+
+    pipe = AnimatePipeline.from_pretrained(folder)
+    size = pipe.native_size
+    rows: dict[str, dict[str, list]] = {
+        k: {"colours": [], "expression": [], "mouth_r": [], "eye_r": []} for k in ("model", "truth", "chance")
+    }
+    check: dict[str, list] = {"mouth_r": [], "eye_r": []}  # the pixel measures on the driving clip itself
+    seconds = []
+    for i in range(pairs):
+        p = heldout_pair(i, size)
+        t0 = time.perf_counter()
+        out = pipe(
+            p.reference, p.pose, face_crop(p.reference, p.reference_shape), steps, guidance, seed=i
+        ).frames
+        seconds.append(time.perf_counter() - t0)
+        mid = len(out) // 2
+        still = np.repeat(p.reference[None], len(out), 0)
+        drv_mouth, drv_eye = mouth_opening(p.driving_shapes), eye_opening(p.driving_shapes)
+        for name, frames, colour_frames in (
+            ("model", out, out),
+            ("truth", p.truth, p.truth),
+            ("chance", still, p.driving),
+        ):
+            colour = score_clip(colour_frames[mid:], p.caption)
+            fields = [colour[k] for k in ("backdrop", "shirt_color", "hair_color") if k in colour]
+            rows[name]["colours"].append(float(np.mean(fields)))
+            expr = score_clip(frames[mid:], p.caption).get("expression")
+            if expr is not None:
+                rows[name]["expression"].append(expr)
+            # the ground truth's own mouth is where A's landmarks put it, the others' where retargeting does
+            mouth, eye = mouth_eye_curves(frames, p.moved, p.lighting_gain)
+            for key, curve, ref in (("mouth_r", mouth, drv_mouth), ("eye_r", eye, drv_eye)):
+                r = _corr(ref, curve)
+                if r is not None:
+                    rows[name][key].append(r)
+        mouth, eye = mouth_eye_curves(p.driving, p.driving_shapes, p.driving_gain)
+        for key, curve, ref in (("mouth_r", mouth, drv_mouth), ("eye_r", eye, drv_eye)):
+            r = _corr(ref, curve)
+            if r is not None:
+                check[key].append(r)
+    summary = {
+        name: {k: (round(float(np.mean(v)), 3) if v else None) for k, v in vals.items()}
+        | {f"n_{k}": len(v) for k, v in vals.items()}
+        for name, vals in rows.items()
+    }
+    summary["measure_on_driving"] = {k: round(float(np.mean(v)), 3) if v else None for k, v in check.items()}
+    summary["pairs"] = pairs
+    summary["pipeline_s_per_pair"] = round(float(np.mean(seconds)), 2)
+    return summary
+
+
+if __name__ == "__main__":  # python -m openreels.train.a1 FOLDER [PAIRS]: the held-out evaluation as JSON
+    import sys
+
+    torch.set_num_threads(1)
+    print(json.dumps(evaluate(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 24), indent=2))
