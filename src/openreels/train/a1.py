@@ -655,24 +655,25 @@ def _polygon_mask(points: np.ndarray, size: tuple[int, int], grow: float = 1.0) 
 def mouth_eye_curves(
     frames: np.ndarray, shapes: np.ndarray, gain: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel measures of mouth opening and eye opening per frame, read where `shapes` put the mouth and eyes:
-    the share of the outer-lip polygon showing the stage's mouth interior or teeth, and of the eye polygons
-    showing eye white (colours under the scene's lighting)."""
+    """Pixel measures of mouth opening and eye opening per frame: the share of the mouth region showing the
+    stage's mouth interior or teeth, and of the eye regions showing eye white (colours under the scene's
+    lighting). The regions are fixed per clip (the union over frames of where `shapes` put the outer lips and
+    the eyes, grown), so a clip that does not change gives a flat curve whatever the landmarks do."""
     from openreels.face.layout import part
 
     size = frames.shape[1:3]
+    mouth_mask = np.any([_polygon_mask(part(s, "lips_outer"), size, 1.3) for s in shapes], axis=0)
+    eye_mask = np.any(
+        [_polygon_mask(part(s, side), size, 1.5) for s in shapes for side in ("right_eye", "left_eye")],
+        axis=0,
+    )
     inside = np.array([(90, 20, 30), (245, 245, 240)]) * gain
     white = np.array([250, 250, 250]) * gain
-    mouth, eyes = [], []
-    for frame, shape in zip(frames.astype(np.float64), shapes, strict=True):
-        m = _polygon_mask(part(shape, "lips_outer"), size, 1.3)
-        d = np.linalg.norm(frame[m][:, None] - inside[None], axis=-1).min(1)
-        mouth.append(float((d < 40).mean()) if m.any() else 0.0)
-        e = _polygon_mask(part(shape, "right_eye"), size, 1.5) | _polygon_mask(
-            part(shape, "left_eye"), size, 1.5
-        )
-        eyes.append(float((np.linalg.norm(frame[e] - white, axis=-1) < 50).mean()) if e.any() else 0.0)
-    return np.array(mouth), np.array(eyes)
+    px = frames.astype(np.float64)
+    mouth_px, eye_px = px[:, mouth_mask], px[:, eye_mask]  # (T, N, 3)
+    mouth = (np.linalg.norm(mouth_px[:, :, None] - inside, axis=-1).min(-1) < 40).mean(1)
+    eyes = (np.linalg.norm(eye_px - white, axis=-1) < 50).mean(1)
+    return mouth, eyes
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
