@@ -54,7 +54,7 @@ def test_mouth_and_eye_pixel_measures_follow_the_stage_landmarks():
         p = heldout_pair(i)
         mouth, _ = mouth_eye_curves(p.driving, p.driving_shapes, p.driving_gain)
         rs.append(np.corrcoef(mouth, mouth_opening(p.driving_shapes))[0, 1])
-    assert np.mean(rs) > 0.7
+    assert min(rs) > 0.9
     still = np.repeat(p.driving[:1], len(p.driving), 0)  # a frozen clip shows no opening change
     mouth, eyes = mouth_eye_curves(still, p.driving_shapes[:1].repeat(len(still), 0), p.driving_gain)
     assert mouth.std() == 0 and eyes.std() == 0
