@@ -314,6 +314,8 @@ def run_a1_recipe(
         raise OpenreelsError(
             "the a1 recipes train on stage clips only (they need face landmarks); drop --source"
         )
+    if recipe.vae_from:
+        raise OpenreelsError("the a1 recipes train their own CogVideoX VAE; drop --vae-from")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
