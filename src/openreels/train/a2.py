@@ -125,7 +125,7 @@ def _reference_pipe(vae):
     return ComposePipeline(None, None, None, None, None, vae, None)
 
 
-def _plain_prompt(caption: dict) -> str:
+def plain_prompt(caption: dict) -> str:
     """The prompt with every colour word left out (hair, shirt, object, backdrop): references carry them."""
     from openreels.world import caption_to_prompt
 
@@ -152,7 +152,7 @@ def stage_composition(recipe: A2Recipe, k: int) -> dict:
     return {
         "frames": clip.frames,
         "prompt": clip.prompt,
-        "plain_prompt": _plain_prompt(clip.caption),
+        "plain_prompt": plain_prompt(clip.caption),
         "vae_images": prepared.vae_images,
         "clip_images": prepared.clip_images,
     }
