@@ -48,7 +48,7 @@ def test_model_ids_resolve_through_the_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(OpenreelsError, match="skyreels-a2 is not downloaded: run `huggingface-cli download"):
         load_compose_pipeline("Skywork/SkyReels-A2")
-    with pytest.raises(OpenreelsError, match="cannot compose; use skyreels-a2"):
+    with pytest.raises(OpenreelsError, match="cannot compose; use openreels-a2-tiny, skyreels-a2"):
         load_compose_pipeline("skyreels-v2-t2v-14b-540p")
     with pytest.raises(OpenreelsError, match="unknown model"):
         load_compose_pipeline(str(tmp_path / "nowhere"))

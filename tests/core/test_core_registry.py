@@ -31,7 +31,12 @@ def test_registry_lists_every_published_checkpoint():
     specs = {s.hf_repo: s for s in list_models() if s.hf_repo}
     for repo in V2_REPOS + ["Skywork/SkyReels-V1-Hunyuan-T2V", "Skywork/SkyReels-V1-Hunyuan-I2V"]:
         assert repo in specs and specs[repo].status == "available"
-    assert specs["Skywork/SkyReels-A1"].status == "coming" and specs["Skywork/SkyReels-A2"].status == "coming"
+    assert (
+        specs["Skywork/SkyReels-A1"].status == "coming" and specs["Skywork/SkyReels-A2"].status == "available"
+    )
+    assert (
+        get_model("openreels-a2-tiny").family == "skyreels-a2" and list_models()[1].id == "openreels-a2-tiny"
+    )
     assert list_models()[0].id == "openreels-tiny"
     v1 = get_model("skyreels-v1-hunyuan-t2v")
     assert v1.prompt_prefix == "FPS-24, " and v1.guidance == 6.0 and v1.embedded_guidance == 1.0

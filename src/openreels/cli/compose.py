@@ -10,19 +10,21 @@ import typer
 
 from openreels.errors import OpenreelsError
 
-DEFAULT_MODEL = "skyreels-a2"
+DEFAULT_MODEL = "openreels-a2-tiny"  # bundled, trained on the stage; runs on a CPU
 # Unprefixed references take the original's slots by position: a person, an object, the background.
 POSITIONAL_KINDS = ("character", "object", "background")
 
 EPILOG = """Examples:
 
-  openreels compose "A man is holding a teddy bear in the forest." -r man.png -r bear.png -r forest.jpg -o out.mp4
+  openreels compose "Medium shot, eye level, static shot. A woman is waving." -r woman.png -r ball.png -r plate.png -o out.mp4
+
+  openreels compose "A man is holding a teddy bear in the forest." -r man.png -r bear.png -r forest.jpg -m skyreels-a2 -o out.mp4
 
   openreels compose "A woman waving." -r woman.png -r background:studio.png --size 240x416 --seed 7 -o out.npz
 
   openreels compose "A child with a red ball." -r object:ball.png -r character:child.png --json -o out.mp4
 
-A reference is PATH or KIND:PATH, KIND one of character, object, background. Without a kind the 1st is a character, the 2nd an object and the 3rd the background, the order SkyReels-A2 was trained on. People and objects are padded on white (PNG transparency becomes white); a background is cropped to fill the frame.
+A reference is PATH or KIND:PATH, KIND one of character, object, background. Without a kind the 1st is a character, the 2nd an object and the 3rd the background, the order SkyReels-A2 was trained on. The default model, openreels-a2-tiny, is bundled: it was trained on the synthetic stage (64x64, 16 frames): give it stage-like references (a person or an object on white, an empty backdrop plate) and stage words (`openreels world`). People and objects are padded on white (PNG transparency becomes white); a background is cropped to fill the frame.
 """
 
 
@@ -40,7 +42,10 @@ def compose(
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Output video: .mp4 (H.264) or .npz (lossless)."),
     model: str = typer.Option(
-        DEFAULT_MODEL, "--model", "-m", help="skyreels-a2 (from the HF cache) or an A2 checkpoint folder."
+        DEFAULT_MODEL,
+        "--model",
+        "-m",
+        help="openreels-a2-tiny (bundled), skyreels-a2 (from the HF cache) or an A2 checkpoint folder.",
     ),
     frames: int | None = typer.Option(
         None, "--frames", help="Frames in the output, after the reference frames (A2: 69)."
@@ -51,7 +56,7 @@ def compose(
     shift: float | None = typer.Option(None, "--shift", help="Flow-matching timestep shift (A2: 8)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed; printed and saved when not given."),
     negative_prompt: str | None = typer.Option(
-        None, "--negative-prompt", help="What to avoid (default: A2's)."
+        None, "--negative-prompt", help="What to avoid (default: the checkpoint's; A2's own for skyreels-a2)."
     ),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate of the output file (A2: 15)."),
     crf: int = typer.Option(18, "--crf", "--quality", min=0, max=51, help="H.264 quality: 0 best, 51 worst."),
@@ -87,7 +92,7 @@ def compose(
 
     from openreels import __version__
     from openreels.media import write_video
-    from openreels.pipelines.compose import NEGATIVE_PROMPT, load_compose_pipeline
+    from openreels.pipelines.compose import load_compose_pipeline
 
     quiet_libraries()
     started = time.perf_counter()
@@ -109,7 +114,7 @@ def compose(
         result = pipe(
             prompt,
             references,
-            negative_prompt=NEGATIVE_PROMPT if negative_prompt is None else negative_prompt,
+            negative_prompt=negative_prompt,
             height=height,
             width=width,
             num_frames=frames,

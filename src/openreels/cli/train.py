@@ -17,6 +17,10 @@ Examples:
 
   openreels train --recipe test --out /tmp/m --device cpu        # toy sizes, a minute on a CPU
 
+  openreels train --recipe a2-tiny --out runs/a2/model --device cpu   # the bundled A2 (~1.5 h, one CPU thread)
+
+  openreels train --recipe a1-tiny --out runs/a1/model --device cpu   # the bundled A1 (~30 min, one CPU thread)
+
   torchrun --nproc_per_node 8 -m openreels train --recipe tiny --out runs/tiny/model   # 8 GPUs, DDP
 
 A run killed at any point and started again with the same arguments resumes from its last checkpoint
@@ -29,7 +33,11 @@ A run killed at any point and started again with the same arguments resumes from
 def register(app: typer.Typer) -> None:
     @app.command("train", help="Train a model from a recipe (flow matching + diffusion forcing)." + EXAMPLES)
     def train(
-        recipe: str = typer.Option("tiny", "--recipe", help="Recipe: tiny, smoke or test."),
+        recipe: str = typer.Option(
+            "tiny",
+            "--recipe",
+            help="Recipe: tiny, smoke, test, a1-tiny (the bundled A1), a2-tiny (the bundled A2) or a2-test.",
+        ),
         out: Path = typer.Option(..., "--out", help="Folder for the trained diffusers-format model."),
         workdir: Path = typer.Option(None, "--workdir", help="Checkpoints and caches (default: <out>.work)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),

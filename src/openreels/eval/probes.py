@@ -8,7 +8,7 @@ Two kinds of probe, both free of training and weights:
   Camera motion works the same way over the whole clip (every motion is rendered); pan/truck and
   zoom/dolly count as the same answer when their renders are indistinguishable (nothing shows depth).
 * analytic: colours are read in the regions the caption's first-frame layout assigns to the backdrop,
-  a shirt or hair, undoing the caption's lighting, and snapped to the nearest contract colour.
+  a shirt, hair or an object, undoing the caption's lighting, and snapped to the nearest contract colour.
 `estimate_motion` (a Lucas-Kanade fit of a global similarity motion between frames) measures camera
 motion without any caption; the tests and the consistency metrics use it.
 
@@ -35,6 +35,7 @@ PROBE_FIELDS = (
     "camera_motion",
     "shot_type",
     "position",
+    "object_color",
 )
 
 
@@ -188,7 +189,7 @@ def estimate_motion(frames: np.ndarray, weight: np.ndarray | None = None) -> dic
 
 
 def colour_scores(frame: np.ndarray, caption: dict, scene, masks: dict[str, np.ndarray]) -> dict[str, float]:
-    """backdrop, shirt_color and hair_color of one frame: each read in the region `masks` (the caption's
+    """backdrop, shirt_color, hair_color and object_color of one frame: each read in the region `masks` (the caption's
     layout at that frame) gives it, with the caption's lighting undone, snapped to the nearest contract colour."""
     h, w = frame.shape[:2]
     lighting = caption.get("lighting") or scene.lighting
@@ -209,6 +210,15 @@ def colour_scores(frame: np.ndarray, caption: dict, scene, masks: dict[str, np.n
             c = _region_colour(frame, masks[f"hair{i}"])
             if c is not None:
                 hair.append(_nearest(c, V.HAIR_RGB, lighting) == s["hair_color"])
+    objects = [s for s in caption.get("subjects", []) if s.get("type") == "object"]
+    seen = []
+    for i, s in enumerate(objects[: len(scene.objects)]):
+        if s.get("color") and f"object{i}" in masks:
+            c = _region_colour(frame, masks[f"object{i}"])
+            if c is not None:
+                seen.append(_nearest(c, V.COLORS, lighting) == s["color"])
+    if seen:
+        scores["object_color"] = float(np.mean(seen))
     if shirt:
         scores["shirt_color"] = float(np.mean(shirt))
     if hair:
@@ -219,7 +229,8 @@ def colour_scores(frame: np.ndarray, caption: dict, scene, masks: dict[str, np.n
 def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8.0) -> dict[str, float]:
     """Per-field scores (1.0 match, 0.0 mismatch) of a clip against what its prompt or caption says.
 
-    Fields: backdrop, shirt_color, hair_color, expression, action, camera_motion, shot_type, position;
+    Fields: backdrop, shirt_color, hair_color, object_color, expression, action, camera_motion, shot_type,
+    position;
     a field is absent when the caption does not name it or the clip cannot show it."""
     caption = _as_caption(prompt_or_caption)
     clip, (h, w) = _resize_for_stage(_frames(frames))

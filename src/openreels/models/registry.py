@@ -175,6 +175,21 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         overlap_history=9,
         description="bundled small diffusion-forcing model; runs on a CPU, no download",
     ),
+    ModelSpec(
+        id="openreels-a2-tiny",
+        family="skyreels-a2",
+        variant="compose",
+        tasks=("compose",),
+        # The bundled folder's openreels.json holds the same settings (docs/a2-tiny.md).
+        size=(64, 64),
+        frames=16,
+        fps=8,
+        steps=20,
+        guidance=5.0,
+        shift=3.0,
+        download_gb=0.0,
+        description="bundled small SkyReels-A2 (elements-to-video); runs on a CPU, no download",
+    ),
     _v1("t2v", V1_T2V_PIPELINES, "SkyReels-V1 text-to-video on HunyuanVideo 13B (true CFG)"),
     _v1("i2v", V1_I2V_PIPELINES, "SkyReels-V1 image-to-video on HunyuanVideo 13B (true CFG)"),
     _v2("DF-1.3B-540P", "df", 1.3, _P540, 97, 6.0, 8.0),
@@ -214,13 +229,14 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         guidance=5.0,
         shift=8.0,
         hf_repo="Skywork/SkyReels-A2",
-        status="coming",
+        status="available",
         download_gb=75,
-        description="elements-to-video (Wan2.1-I2V-14B, 1-3 reference images); runs in the compose room",
+        description="elements-to-video (Wan2.1-I2V-14B, 1-3 reference images): `openreels compose`",
     ),
 )
 
 DEFAULT_MODEL = "openreels-tiny"
+DEFAULT_COMPOSE_MODEL = "openreels-a2-tiny"  # the bundled A2, what `openreels compose` runs by default
 
 # Family defaults for a checkpoint folder given by path, keyed by the pipeline class in its model_index.json.
 _BY_PIPELINE_CLASS = {

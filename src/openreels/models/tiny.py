@@ -235,6 +235,12 @@ def bundled_tiny_dir() -> Path | None:
     return folder if (folder / "model_index.json").is_file() else None
 
 
+def bundled_a2_dir() -> Path | None:
+    """The trained tiny SkyReels-A2 (elements-to-video) shipped inside the package, when present."""
+    folder = Path(__file__).resolve().parent.parent / "assets" / "a2-tiny"
+    return folder if (folder / "model_index.json").is_file() else None
+
+
 def openreels_cache_dir() -> Path:
     root = os.environ.get("OPENREELS_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "openreels"

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from openreels.errors import OpenreelsError
-from openreels.models.registry import DEFAULT_MODEL, ModelSpec
+from openreels.models.registry import DEFAULT_COMPOSE_MODEL, DEFAULT_MODEL, ModelSpec
 
 
 def hf_cache_dir() -> Path:
@@ -67,6 +67,13 @@ def locate_weights(spec: ModelSpec, path: str | os.PathLike | None = None) -> Pa
         from openreels.models.tiny import default_tiny_dir
 
         return default_tiny_dir()
+    if spec.id == DEFAULT_COMPOSE_MODEL:
+        from openreels.models.tiny import bundled_a2_dir
+
+        folder = bundled_a2_dir()
+        if folder is None:
+            raise OpenreelsError(f"the bundled {DEFAULT_COMPOSE_MODEL} model is missing; reinstall openreels")
+        return folder
     if spec.hf_repo is None and Path(spec.id).is_dir():  # a spec read from a checkpoint folder
         return locate_weights(spec, spec.id)
     if spec.status != "available":
@@ -85,6 +92,10 @@ def weights_present(spec: ModelSpec) -> bool:
     """Whether `locate_weights(spec)` would succeed without building or downloading anything."""
     if spec.id == DEFAULT_MODEL:
         return True
+    if spec.id == DEFAULT_COMPOSE_MODEL:
+        from openreels.models.tiny import bundled_a2_dir
+
+        return bundled_a2_dir() is not None
     if spec.hf_repo is None:
         return Path(spec.id).is_dir()
     return cached_snapshot(spec.hf_repo) is not None and (

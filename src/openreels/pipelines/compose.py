@@ -57,20 +57,23 @@ class ComposeDefaults:
     guidance: float = 5.0
     shift: float = 8.0
     fps: float = 15.0
+    negative_prompt: str = NEGATIVE_PROMPT
 
 
 DEFAULTS = ComposeDefaults()
 
 
 def folder_defaults(root: Path) -> ComposeDefaults:
-    """A2's defaults, overridden by the folder's openreels.json (size [h, w], frames, steps, guidance, shift, fps).
+    """A2's defaults, overridden by the folder's openreels.json (size [h, w], frames, steps, guidance, shift,
+    fps, negative_prompt).
 
     A small checkpoint (the bundled tiny A2) records the settings it was trained for there.
     """
     from openreels.models.registry import read_openreels_json
 
     meta = read_openreels_json(root)
-    changes = {key: meta[key] for key in ("frames", "steps", "guidance", "shift", "fps") if key in meta}
+    keys = ("frames", "steps", "guidance", "shift", "fps", "negative_prompt")
+    changes = {key: meta[key] for key in keys if key in meta}
     if "size" in meta:
         changes["height"], changes["width"] = (int(v) for v in meta["size"])
     return dataclasses.replace(DEFAULTS, **changes)
@@ -211,7 +214,7 @@ class ComposePipeline(DiffusionPipeline):
         references: Sequence[Reference | str | os.PathLike | np.ndarray],
         *,
         kinds: Sequence[str] | None = None,
-        negative_prompt: str | None = NEGATIVE_PROMPT,
+        negative_prompt: str | None = None,
         height: int | None = None,
         width: int | None = None,
         num_frames: int | None = None,
@@ -224,7 +227,8 @@ class ComposePipeline(DiffusionPipeline):
     ) -> ComposeOutput:
         """Compose `num_frames` frames from `references` (paths, RGB arrays or References) and `prompt`.
 
-        Settings left as None take the checkpoint's defaults (`self.defaults`).
+        Settings left as None take the checkpoint's defaults (`self.defaults`; the negative prompt is A2's,
+        or the empty one a checkpoint trained with an empty unconditional prompt names in openreels.json).
         """
         d = self.defaults
         height = d.height if height is None else height
@@ -234,6 +238,7 @@ class ComposePipeline(DiffusionPipeline):
         guidance_scale = d.guidance if guidance_scale is None else guidance_scale
         shift = d.shift if shift is None else shift
         fps = d.fps if fps is None else fps
+        negative_prompt = d.negative_prompt if negative_prompt is None else negative_prompt
         if not prompt or not prompt.strip():
             raise OpenreelsError("the prompt is empty; describe what the elements do")
         multiple = self.size_multiple
@@ -309,18 +314,17 @@ class ComposePipeline(DiffusionPipeline):
 def locate_a2(model: str | os.PathLike) -> Path:
     """An A2 checkpoint folder: a path, or a registered id / Hugging Face id found in the local HF cache."""
     from openreels.models.registry import get_model
-    from openreels.models.weights import cached_snapshot, download_hint
+    from openreels.models.weights import locate_weights
 
     path = Path(model).expanduser()
     if path.is_dir():
         return path
     spec = get_model(str(model))
-    if spec.family != "skyreels-a2" or spec.hf_repo is None:
-        raise OpenreelsError(f"model {spec.id} cannot compose; use skyreels-a2 or an A2 checkpoint folder")
-    found = cached_snapshot(spec.hf_repo)
-    if found is None:
-        raise OpenreelsError(f"model {spec.id} is not downloaded: {download_hint(spec)}")
-    return found
+    if spec.family != "skyreels-a2":
+        raise OpenreelsError(
+            f"model {spec.id} cannot compose; use openreels-a2-tiny, skyreels-a2 or an A2 checkpoint folder"
+        )
+    return locate_weights(spec)  # the bundled tiny A2, or the release from the local HF cache
 
 
 def _text_components(root: Path, dtype: torch.dtype) -> tuple:

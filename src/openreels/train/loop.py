@@ -86,12 +86,10 @@ def ema_with_warmup(decay: float):
         n = int(num_averaged)
         d = min(decay, (1 + n) / (10 + n))
         for e, p in zip(ema_params, params, strict=True):
-            if (
-                not e.is_floating_point()
-            ):  # integer buffers (e.g. SigLIP's position_ids) are copied, not averaged
-                e.copy_(p)
-                continue
-            e.lerp_(p.detach().to(e.dtype), 1.0 - d)
+            if e.is_floating_point():
+                e.lerp_(p.detach().to(e.dtype), 1.0 - d)
+            else:  # integer buffers (e.g. CLIP's position ids) are copied, not averaged
+                e.copy_(p.detach())
 
     return update
 

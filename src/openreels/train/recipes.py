@@ -155,16 +155,29 @@ def _test() -> Recipe:
     return r
 
 
-RECIPES: dict[str, Callable[[], Recipe]] = {"tiny": _tiny, "smoke": _smoke, "test": _test}
-
-
 def _a1_tiny():
     from openreels.train.a1 import a1_tiny
 
     return a1_tiny()
 
 
-RECIPES["a1-tiny"] = _a1_tiny  # SkyReels-A1 (portrait animation); trains itself through its `run`
+def _a2(name: str) -> Callable[[], Recipe]:
+    def make() -> Recipe:
+        from openreels.train import a2  # imported late: a2 builds on this module
+
+        return {"a2-tiny": a2.a2_tiny_recipe, "a2-test": a2.a2_test_recipe}[name]()
+
+    return make
+
+
+RECIPES: dict[str, Callable[[], Recipe]] = {
+    "tiny": _tiny,
+    "smoke": _smoke,
+    "test": _test,
+    "a2-tiny": _a2("a2-tiny"),
+    "a2-test": _a2("a2-test"),
+    "a1-tiny": _a1_tiny,  # SkyReels-A1 (portrait animation); trains itself through its `run`
+}
 
 
 def get_recipe(name: str) -> Recipe:
@@ -276,6 +289,10 @@ def run_recipe(
     """
     if not isinstance(recipe, Recipe):  # other model families' recipes (a1-tiny) run their own stages
         return recipe.run(out_dir, workdir, device, log=log, stop_after_s=stop_after_s)
+    from openreels.train.a2 import A2Recipe, run_a2_recipe
+
+    if isinstance(recipe, A2Recipe):  # the bundled SkyReels-A2: see openreels.train.a2
+        return run_a2_recipe(recipe, out_dir, workdir, device, log, stop_after_s)
     log = log or (lambda s: print(s, flush=True))
     dist_info, dev = init_distributed(device)
     workdir = Path(workdir)

@@ -1,0 +1,525 @@
+"""The `a2-tiny` recipe: the bundled SkyReels-A2 (elements-to-video) model, trained on stage compositions.
+
+Data: seeded stage scenes (mostly a person with an object) rendered as clips; the references are cut from each
+scene the way `pipelines.a2.stage_references` cuts them (a person on white, an object on white, the empty
+background plate), fitted by `prepare_references` and laid out by the compose pipeline's own
+`reference_video`, so training sees exactly what `openreels compose` feeds the model:
+  - target latents: the VAE encoding of [references, clip frames] as one video (the causal VAE makes the clip
+    latents depend on the reference frames before them, and the pipeline decodes them together);
+  - condition: the encoding of [references, zeros] (channels after the noisy latents) plus mask channels;
+  - reference tokens: the image encoder's penultimate states of every reference (image cross-attention).
+Everything but the image encoder's input is encoded once and cached (`a2-encoded.pt` in the workdir).
+
+Model: diffusers `WanTransformer3DModel` (the A2 architecture), warm-started from the bundled openreels-tiny
+SkyReels-V2 transformer (same block layout; the new input channels start at zero, the image cross-attention
+fresh), the openreels-tiny VAE frozen, and a small `CLIPVisionModel` trained jointly from random weights:
+no CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the
+stage's references differ in. Objective: the project's flow-matching objective with one noise level per clip
+(the pipeline denoises all frames together), text through the frozen MiniLM, padded to 512 tokens as the
+pipeline pads them; half of the prompts have their colour words removed, so that appearance has to come from
+the references.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from openreels.errors import OpenreelsError
+from openreels.train.flow import ForcingConfig
+from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
+from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
+from openreels.train.recipes import Recipe
+from openreels.train.text import TEXT_DIM, PromptEncoder
+
+TEXT_TOKENS = 512  # the Wan attention takes the last 512 context tokens as text (compose.TEXT_TOKENS)
+PROMPT_TOKENS = 128
+COLOUR_KEYS = ("hair_color", "shirt_color", "color")
+
+
+@dataclass
+class A2Recipe(Recipe):
+    """A Recipe (size, frames, clips, transformer, dit_loop, ... as for `tiny`) plus what A2 adds."""
+
+    base: str | None = (
+        "bundled"  # warm start: a SkyReels-V2 transformer folder, "bundled" (openreels-tiny), None
+    )
+    image_encoder: dict = field(
+        default_factory=lambda: {
+            "hidden_size": 128,
+            "intermediate_size": 256,
+            "num_hidden_layers": 3,  # the pipeline reads the penultimate layer's states
+            "num_attention_heads": 4,
+            "image_size": 32,
+            "patch_size": 8,
+        }
+    )
+    object_counts: tuple[int, ...] = (0, 1, 1, 1, 2)  # objects per training scene, drawn uniformly
+    p_single: float = 0.15  # one reference (the person) only
+    p_no_background: float = 0.15  # person and object, no background plate
+    p_plain_prompt: float = 0.5  # prompts without colour words
+    encode_batch: int = 8  # clips per VAE call while caching
+
+
+def a2_tiny_recipe() -> A2Recipe:
+    r = A2Recipe(
+        name="a2-tiny",
+        size=64,
+        frames=16,
+        fps=8.0,
+        clips=1500,
+        text_drop_prob=0.1,
+        p_end_frame=0.0,
+        max_sequence_length=TEXT_TOKENS,
+        forcing=ForcingConfig(shift=3.0, p_uniform=1.0, p_independent=0, p_prefix=0, p_prefix_independent=0),
+        sample_steps=20,
+        guidance=5.0,
+        sample_shift=3.0,
+        dit_batch=8,
+    )
+    # The shipped run: --time-limit 54 on one CPU thread stopped at step 944 (of 1000), its decay following the
+    # clock; these steps repeat it by steps (docs/a2-tiny.md).
+    r.dit_loop = LoopConfig(steps=944, lr=3e-4, warmup=40, ema_decay=0.995, ckpt_every=50, log_every=10)
+    return r
+
+
+def a2_test_recipe() -> A2Recipe:
+    """Toy sizes for the test suite: a 2-layer random transformer, few clips, few steps."""
+    r = a2_tiny_recipe()
+    r.name, r.clips, r.base, r.size, r.frames = "a2-test", 6, None, 64, 4
+    r.transformer = {
+        "num_attention_heads": 2,
+        "attention_head_dim": 16,
+        "ffn_dim": 64,
+        "num_layers": 2,
+        "freq_dim": 32,
+    }
+    r.image_encoder = r.image_encoder | {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2}
+    r.dit_batch, r.sample_steps, r.encode_batch = 4, 2, 4
+    r.dit_loop = LoopConfig(steps=12, lr=2e-3, warmup=2, ema_decay=0.9, ckpt_every=6, log_every=6)
+    return r
+
+
+def _bundled_vae_dir() -> Path:
+    from openreels.models.tiny import bundled_tiny_dir
+
+    tiny = bundled_tiny_dir()
+    if tiny is None:
+        raise OpenreelsError(
+            "the bundled openreels-tiny model is missing; reinstall openreels or pass --vae-from"
+        )
+    return tiny / "vae"
+
+
+def _reference_pipe(vae):
+    """A compose pipeline holding only the VAE: its reference_video/encode_video lay out and encode clips."""
+    from openreels.pipelines.compose import ComposePipeline
+
+    return ComposePipeline(None, None, None, None, None, vae, None)
+
+
+def plain_prompt(caption: dict) -> str:
+    """The prompt with every colour word left out (hair, shirt, object, backdrop): references carry them."""
+    from openreels.world import caption_to_prompt
+
+    subjects = [{k: v for k, v in s.items() if k not in COLOUR_KEYS} for s in caption.get("subjects", [])]
+    return caption_to_prompt({**caption, "subjects": subjects, "backdrop": None})
+
+
+def stage_composition(recipe: A2Recipe, k: int) -> dict:
+    """Training item k: a stage clip, its references (fitted as compose fits them) and its two prompts."""
+    from openreels.pipelines.a2 import Reference, prepare_references, stage_references
+    from openreels.world import render, render_reference, sample_scene
+
+    rng = np.random.default_rng([recipe.seed, k, 2])
+    n_objects = int(recipe.object_counts[int(rng.integers(len(recipe.object_counts)))])
+    scene = sample_scene(rng, split="train", n_objects=n_objects)
+    size = (recipe.size, recipe.size)
+    u = float(rng.random())
+    if u < recipe.p_single:
+        refs = [Reference(render_reference(scene, "character", 0, size), "character", "character")]
+    else:
+        refs = stage_references(scene, size, background=u >= recipe.p_single + recipe.p_no_background)
+    clip = render(scene, recipe.frames, size, recipe.fps)
+    prepared = prepare_references(refs, recipe.size, recipe.size)
+    return {
+        "frames": clip.frames,
+        "prompt": clip.prompt,
+        "plain_prompt": plain_prompt(clip.caption),
+        "vae_images": prepared.vae_images,
+        "clip_images": prepared.clip_images,
+    }
+
+
+def _cache_key(recipe: A2Recipe, vae_dir: Path) -> dict:
+    keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
+    keys += ("p_single", "p_no_background")
+    return {k: getattr(recipe, k) for k in keys} | {"vae": str(vae_dir)}
+
+
+def _image_processor(recipe: A2Recipe):
+    from transformers import CLIPImageProcessorPil
+
+    side = recipe.image_encoder["image_size"]
+    return CLIPImageProcessorPil(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
+
+
+@torch.no_grad()
+def encode_compositions(recipe: A2Recipe, vae, log: Callable[[str], None]) -> dict:
+    """Render and encode every training item once; items are grouped by reference count (their length)."""
+    pipe = _reference_pipe(vae)
+    processor = _image_processor(recipe)
+    temporal = pipe.vae_scale_temporal
+    gen_latents = math.ceil(recipe.frames / temporal)
+    if gen_latents * temporal != recipe.frames:
+        raise OpenreelsError(f"frames must be a multiple of {temporal} for training, got {recipe.frames}")
+    groups: dict[int, dict[str, list]] = {}
+    pending: dict[int, list[dict]] = {}
+    prompts: list[tuple[str, str]] = []
+    t0 = time.perf_counter()
+
+    def flush(n: int) -> None:
+        items = pending.pop(n, [])
+        if not items:
+            return
+        length = n + gen_latents
+        targets = [pipe.reference_video(it["vae_images"], length, clip=it["frames"]) for it in items]
+        conditions = [pipe.reference_video(it["vae_images"], length) for it in items]
+        latents = pipe.encode_video(torch.cat(targets + conditions)).cpu()
+        g = groups.setdefault(n, {"latents": [], "condition": [], "pixels": [], "prompt": []})
+        g["latents"].append(latents[: len(items)])
+        g["condition"].append(latents[len(items) :])
+        for it in items:
+            pixels = processor(images=it["clip_images"], return_tensors="pt").pixel_values
+            g["pixels"].append(pixels.to(torch.float16))
+            g["prompt"].append(it["index"])
+
+    for k in range(recipe.clips):
+        item = stage_composition(recipe, k)
+        item["index"] = len(prompts)
+        prompts.append((item["prompt"], item["plain_prompt"]))
+        n = len(item["vae_images"])
+        pending.setdefault(n, []).append(item)
+        if len(pending[n]) >= recipe.encode_batch:
+            flush(n)
+        if (k + 1) % 100 == 0:
+            log(f"[encode] {k + 1}/{recipe.clips} compositions in {time.perf_counter() - t0:.0f} s")
+    for n in list(pending):
+        flush(n)
+    out = {
+        "groups": {
+            n: {
+                "latents": torch.cat(g["latents"]),
+                "condition": torch.cat(g["condition"]),
+                "pixels": torch.stack(g["pixels"]),
+                "prompt": torch.tensor(g["prompt"]),
+            }
+            for n, g in sorted(groups.items())
+        },
+        "prompts": prompts,
+    }
+    log(
+        f"[encode] {recipe.clips} compositions ("
+        + ", ".join(f"{len(g['prompt'])} with {n} refs" for n, g in out["groups"].items())
+        + f") in {time.perf_counter() - t0:.0f} s"
+    )
+    return out
+
+
+class ReferenceTokens(nn.Module):
+    """The semantic stream as the pipeline computes it: each reference's penultimate image-encoder states,
+    concatenated reference after reference (`ComposePipeline.encode_references`), trained with the model."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        pixels = batch["ref_pixels"]  # (B, n, 3, s, s)
+        b = pixels.shape[0]
+        flat = pixels.flatten(0, 1).to(self.encoder.dtype)
+        states = self.encoder(pixel_values=flat, output_hidden_states=True).hidden_states[-2]
+        return states.reshape(b, -1, states.shape[-1])
+
+
+def wan_forward(model, x, timesteps, text, image_tokens):
+    """A diffusers WanTransformer3DModel with one timestep per clip (all frames share the noise level)."""
+    return model(
+        hidden_states=x,
+        timestep=timesteps[:, 0],
+        encoder_hidden_states=text,
+        encoder_hidden_states_image=image_tokens,
+        return_dict=False,
+    )[0]
+
+
+def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim: int):
+    """The A2 transformer; with `recipe.base`, every matching weight comes from that SkyReels-V2 transformer.
+
+    The patch embedding's columns for the mask and reference channels and the image cross-attention's values
+    start at zero, so the warm-started model first behaves exactly as the text-to-video one.
+    """
+    from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
+
+    inner = recipe.transformer["num_attention_heads"] * recipe.transformer["attention_head_dim"]
+    model = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        in_channels=2 * z_dim + temporal,
+        out_channels=z_dim,
+        text_dim=TEXT_DIM,
+        image_dim=image_dim,
+        added_kv_proj_dim=inner,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=1024,
+        **recipe.transformer,
+    )
+    if recipe.base is None:
+        return model
+    base_dir = Path(recipe.base) if recipe.base != "bundled" else _bundled_vae_dir().parent / "transformer"
+    base = SkyReelsV2Transformer3DModel.from_pretrained(base_dir, torch_dtype=torch.float32)
+    state = model.state_dict()
+    for name, value in base.state_dict().items():
+        if name not in state:
+            continue
+        if name == "patch_embedding.weight":
+            extra = state[name].shape[1] - value.shape[1]  # mask + reference channels
+            value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], dim=1)
+        if state[name].shape != value.shape:
+            raise OpenreelsError(
+                f"{base_dir}: {name} is {tuple(value.shape)} but the recipe's A2 needs {tuple(state[name].shape)}"
+            )
+        state[name] = value
+    # Zero values for the image cross-attention: it adds nothing at first, so training starts from exactly the
+    # text-to-video model and the reference tokens phase in as the values grow.
+    for name in state:
+        if ".attn2.add_v_proj." in name:
+            state[name] = torch.zeros_like(state[name])
+    model.load_state_dict(state)
+    return model
+
+
+def _load_or_encode(recipe: A2Recipe, vae, vae_dir: Path, workdir: Path, dev, log) -> dict:
+    """The encoded compositions and prompt states, from `a2-encoded.pt` when a run made them before."""
+    cache = workdir / "a2-encoded.pt"
+    key = _cache_key(recipe, vae_dir)
+    if cache.exists():
+        state = torch.load(cache, map_location="cpu", weights_only=False)
+        if state["key"] != key:
+            raise OpenreelsError(
+                f"{workdir} holds compositions encoded for other recipe settings; pass a new --workdir"
+            )
+        log(f"[encode] {recipe.clips} encoded compositions loaded from {cache}")
+        return state
+    data = encode_compositions(recipe, vae, log)
+    # Encoded at 128 tokens (stage prompts have under 100) and zero-padded to 512 per batch: the real tokens'
+    # states do not depend on the padding, and MiniLM over 512 tokens per prompt would cost ~4x more.
+    encoder = PromptEncoder(dev, PROMPT_TOKENS)
+    unique = list(dict.fromkeys(p for pair in data["prompts"] for p in pair))
+    lookup = {p: i for i, p in enumerate(unique)}
+    bank = encoder(unique, "cpu")
+    used = int((bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens; zeros after it
+    if used >= PROMPT_TOKENS:
+        raise OpenreelsError(f"a stage prompt reached {PROMPT_TOKENS} tokens; raise PROMPT_TOKENS")
+    null = encoder([""], "cpu")
+    state = {
+        "key": key,
+        "groups": data["groups"],
+        "prompt_rows": torch.tensor([[lookup[a], lookup[b]] for a, b in data["prompts"]]),
+        "text_bank": bank[:, :used].to(torch.float16).contiguous(),
+        "null_text": torch.cat([null, null.new_zeros(1, TEXT_TOKENS - PROMPT_TOKENS, TEXT_DIM)], dim=1),
+        "unique_prompts": len(unique),
+    }
+    atomic_torch_save(state, cache)
+    return state
+
+
+def _batches(recipe: A2Recipe, data: dict, temporal: int, dev) -> Callable[[int, int], dict]:
+    """step -> a batch of one reference count (clips of one length), drawn in proportion to group sizes."""
+    groups = data["groups"]
+    counts = sorted(groups)
+    sizes = torch.tensor([len(groups[n]["prompt"]) for n in counts])
+    bounds = sizes.cumsum(0)
+    bank, rows = data["text_bank"], data["prompt_rows"]
+
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        pick = int(torch.randint(int(bounds[-1]), (1,), generator=g))
+        n = counts[int(torch.searchsorted(bounds, pick, right=True))]
+        group = groups[n]
+        idx = torch.randint(len(group["prompt"]), (recipe.dit_batch,), generator=g)
+        plain = (torch.rand(recipe.dit_batch, generator=g) < recipe.p_plain_prompt).long()
+        text = bank[rows[group["prompt"][idx], plain]].float()
+        text = torch.cat([text, text.new_zeros(len(idx), TEXT_TOKENS - text.shape[1], TEXT_DIM)], dim=1)
+        latents = group["latents"][idx]
+        mask = latents.new_zeros(len(idx), temporal, *latents.shape[2:])
+        mask[:, :, :n] = 1.0  # the latent frames that hold references (ComposePipeline.build_condition)
+        return {
+            "latents": latents.to(dev),
+            "condition": torch.cat([mask, group["condition"][idx]], dim=1).to(dev),
+            "ref_pixels": group["pixels"][idx].float().to(dev),
+            "text": text.to(dev),
+        }
+
+    return batches
+
+
+def run_a2_recipe(
+    recipe: A2Recipe,
+    out_dir: str | Path,
+    workdir: str | Path,
+    device: str = "auto",
+    log: Callable[[str], None] | None = None,
+    stop_after_s: float | None = None,
+) -> dict:
+    """Encode the stage compositions once, train the A2 transformer and image encoder, export the A2 folder.
+
+    Resumes like `run_recipe`: the encoded compositions and the trainer's checkpoint live in `workdir`.
+    """
+    from diffusers import AutoencoderKLWan
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    log = log or (lambda s: print(s, flush=True))
+    dist_info, dev = init_distributed(device)
+    if dist_info.world_size > 1:
+        raise OpenreelsError("the a2 recipes run on one device; start them without torchrun")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
+    vae_dir = Path(recipe.vae_from) if recipe.vae_from else _bundled_vae_dir()
+    vae = AutoencoderKLWan.from_pretrained(vae_dir, torch_dtype=torch.float32).to(dev).eval()
+    vae.requires_grad_(False)
+    temporal = 2 ** sum(vae.config.temperal_downsample)
+    t0 = time.perf_counter()
+    data = _load_or_encode(recipe, vae, vae_dir, workdir, dev, log)
+    summary: dict = {
+        "recipe": recipe.name,
+        "seed": recipe.seed,
+        "device": str(dev),
+        "torch_threads": torch.get_num_threads(),
+        "clips": recipe.clips,
+        "references": {int(n): len(g["prompt"]) for n, g in data["groups"].items()},
+        "unique_prompts": data["unique_prompts"],
+        "encode_s": round(time.perf_counter() - t0, 1),
+        "vae_from": str(vae_dir),
+    }
+
+    torch.manual_seed(recipe.seed + 1)
+    image_encoder = CLIPVisionModel(CLIPVisionConfig(**recipe.image_encoder))
+    transformer = build_a2_transformer(
+        recipe, vae.config.z_dim, temporal, recipe.image_encoder["hidden_size"]
+    )
+    tokens = ReferenceTokens(image_encoder)
+    objective = DiffusionForcingObjective(
+        forcing=recipe.forcing,
+        text_drop_prob=recipe.text_drop_prob,
+        null_text=data["null_text"].to(dev),
+        channel_conditions=[
+            ChannelCondition("references", temporal + vae.config.z_dim, lambda batch, x0: batch["condition"])
+        ],
+        token_condition=TokenCondition("references", tokens),
+        forward=wan_forward,
+    )
+    t0 = time.perf_counter()
+    trainer = Trainer(
+        "a2",
+        transformer,
+        objective,
+        _batches(recipe, data, temporal, dev),
+        replace(recipe.dit_loop, seed=recipe.seed),
+        workdir,
+        dev,
+        dist_info,
+        extra_modules=objective.trainable_modules(),
+        samples_per_batch=recipe.dit_batch,
+        log=log,
+        pause_at=pause_at,
+    )
+    transformer = trainer.run().eval()
+    trained_tokens = trainer.ema.module["extra"][0] if trainer.ema is not None else tokens
+    summary["dit_train_s"] = round(trainer.elapsed, 1)
+    summary["dit_steps"] = trainer.step
+    summary["run_train_s"] = round(time.perf_counter() - t0, 1)
+
+    defaults = {
+        "random": False,
+        "family": "skyreels-a2",
+        "size": [recipe.size, recipe.size],
+        "frames": recipe.frames,
+        "fps": int(round(recipe.fps)),
+        "steps": recipe.sample_steps,
+        "guidance": recipe.guidance,
+        "shift": recipe.sample_shift,
+        "negative_prompt": "",
+        "recipe": recipe.name,
+        "seed": recipe.seed,
+        "training": {k: summary[k] for k in ("device", "torch_threads", "clips", "dit_steps", "dit_train_s")},
+    }
+    export_a2_folder(
+        out_dir, transformer, vae, trained_tokens.encoder.eval(), _image_processor(recipe), defaults
+    )
+    summary["out_dir"] = str(out_dir)
+    summary["size_mb"] = round(
+        sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
+    )
+    summary["total_s"] = round(time.perf_counter() - t_start, 1)
+    log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
+    return summary
+
+
+def export_a2_folder(
+    out_dir: str | Path,
+    transformer: nn.Module,
+    vae: nn.Module,
+    image_encoder: nn.Module,
+    image_processor,
+    defaults: dict,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Save a trained A2 in the published `Skywork/SkyReels-A2` layout (see `pipelines.a2.layout`), with the
+    bundled MiniLM named in openreels.json instead of text_encoder/ and tokenizer/. Written beside `out_dir`
+    under a temporary name, then swapped in."""
+    import copy
+
+    import diffusers
+
+    from openreels.models.tiny import MINILM
+    from openreels.train.export import flow_scheduler
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name, module in (("transformer", transformer), ("vae", vae), ("image_encoder", image_encoder)):
+        copy.deepcopy(module).to("cpu", dtype).save_pretrained(tmp / name, safe_serialization=True)
+    image_processor.save_pretrained(tmp / "image_processor")
+    flow_scheduler(float(defaults["shift"])).save_pretrained(tmp / "scheduler")
+    index = {
+        "_class_name": "A2Pipeline",
+        "_diffusers_version": diffusers.__version__,
+        "image_encoder": ["transformers", "CLIPVisionModel"],
+        "image_processor": ["transformers", "CLIPImageProcessor"],
+        "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+        "transformer": ["diffusers", "WanTransformer3DModel"],
+        "vae": ["diffusers", "AutoencoderKLWan"],
+    }
+    (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    (tmp / "openreels.json").write_text(json.dumps({"text_encoder": MINILM, **defaults}, indent=2) + "\n")
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return out_dir
