@@ -2,9 +2,9 @@
 
 MagCache (diffusers' `MagCacheConfig` hooks) skips transformer steps while the accumulated change in the
 residual's magnitude stays under a threshold. The magnitude ratios it needs are checkpoint-specific:
-`calibrate_mag_ratios` measures them with one uncached generation, and `enable_magcache` applies them to a
-pipeline, re-fitting them to whatever step count each generation asks for (diffusers fixes the count when the
-hook is made). Ratios live in the model folder's openreels.json as "mag_ratios".
+`calibrate_model` measures them with one uncached generation without guidance, and `enable_magcache`
+applies them to a pipeline, re-fitting them to whatever step count each generation asks for (diffusers
+fixes the count when the hook is made). Ratios live in the model folder's openreels.json as "mag_ratios".
 """
 
 from __future__ import annotations
@@ -56,20 +56,9 @@ class ResidualRecorder:
         return [round(r, 5) for r in out]
 
 
-@torch.no_grad()
-def calibrate_mag_ratios(pipe: Any, **call_kwargs: Any) -> list[float]:
-    """Run `pipe(**call_kwargs)` uncached without guidance (so consecutive forwards are consecutive steps of
-    one branch) and return one magnitude ratio per step."""
-    recorder = ResidualRecorder(pipe.transformer)
-    try:
-        pipe(**(call_kwargs | {"guidance_scale": 1.0}))
-    finally:
-        recorder.remove()
-    return recorder.ratios()
-
-
 def calibrate_model(request: Any) -> list[float]:
-    """The ratios of `request.model`, measured by generating `request` (a GenerateRequest) without guidance."""
+    """The ratios of `request.model`, measured by generating `request` (a GenerateRequest) without guidance, so
+    that consecutive transformer forwards are consecutive steps of one branch."""
     from openreels.pipelines import clear_pipeline_cache, generate
 
     recorders: list[ResidualRecorder] = []
