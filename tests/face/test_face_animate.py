@@ -137,6 +137,24 @@ def test_tiny_pipeline_animates_end_to_end(pipe, face):
         pipe(np.zeros((24, 32, 3), np.uint8), np.zeros((3, 24, 32, 3), np.uint8), image)
 
 
+def test_decoded_latents_stay_odd_so_every_frame_keeps_its_time(pipe, face, monkeypatch):
+    # CogVideoX's VAE decodes an even latent count to 4 frames a latent instead of 1 + 4 (n - 1): the pipeline
+    # must pad to an odd total, or the frames it keeps are shifted in time.
+    decode, decoded = pipe.decode, []
+
+    def recording(latents):
+        frames = decode(latents)
+        decoded.append((latents.shape[1], len(frames)))
+        return frames
+
+    monkeypatch.setattr(pipe, "decode", recording)
+    for frames in (4, 5, 9, 12, 13):  # 1, 2, 3, 3, 4 motion latents before padding
+        image, ref, drv = _inputs(face, frames)
+        out = animate(pipe, image, ref, drv, num_inference_steps=1, guidance_scale=1.0)
+        assert len(out.frames) == frames
+    assert all(n % 2 == 1 and length == 1 + pipe.temporal_scale * (n - 1) for n, length in decoded), decoded
+
+
 def test_long_driving_video_runs_in_blended_windows_that_agree_with_one_window(pipe, face, monkeypatch):
     # With a model whose prediction for a frame depends only on that frame, overlapping windows blended in
     # latent space must give exactly what one long window gives.

@@ -309,6 +309,9 @@ class AnimatePipeline:
         motion_latents = -(-num_frames // ts)
         if learned:  # its positions are learned for whole windows: pad short videos to one, as A1 does
             motion_latents = max(motion_latents, win)
+        # CogVideoX's VAE decodes 1 + 2k latents to 1 + 8k frames but 2k latents to 8k frames, which would
+        # shift every frame after the first batch: keep the total (reference + motion) odd.
+        motion_latents += motion_latents % 2
         # Pad the driving landmarks with their last frame up to a whole number of latent frames.
         pad = motion_latents * ts - num_frames
         pose_video = np.concatenate([pose_video, np.repeat(pose_video[-1:], pad, axis=0)])
