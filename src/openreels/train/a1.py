@@ -37,10 +37,11 @@ from torch import nn
 
 from openreels.errors import OpenreelsError
 from openreels.pipelines.a1.checkpoint import A1Size, a1_scheduler, create_random_a1
+from openreels.train.export import atomic_folder, folder_size_mb, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition, VPrediction
-from openreels.train.vae import VAELoss, encode_mode, vae_loss_fn
+from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, random_crops, train_autoencoder
 
 PORTRAIT_ACTIONS = ("talking", "standing", "nodding", "shaking head")
 
@@ -469,9 +470,7 @@ def run_a1_recipe(
         out_dir, transformer, decoder, vae, siglip, processor, recipe.defaults() | {"training": training}
     )
     summary["out_dir"] = str(out_dir)
-    summary["size_mb"] = round(
-        sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
-    )
+    summary["size_mb"] = folder_size_mb(out_dir)
     log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
     return summary
 
@@ -480,41 +479,31 @@ def _train_vae(recipe: A1Recipe, vae, videos, poses, workdir: Path, dev, log, su
     """Stage 1: the VAE on random crops of the clips and of the landmark videos, half of each per batch."""
     crop = min(recipe.vae_crop, videos.shape[1])
     side = min(recipe.vae_crop_size, videos.shape[2])
-    h, w = videos.shape[2:4]
 
     def batches(step: int, rank: int) -> dict:
         g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
-        k = recipe.vae_batch
-        idx = torch.randint(len(videos), (k,), generator=g).tolist()
-        t = torch.randint(videos.shape[1] - crop + 1, (k,), generator=g).tolist()
-        y = torch.randint(h - side + 1, (k,), generator=g).tolist()
-        x = torch.randint(w - side + 1, (k,), generator=g).tolist()
+        crops = random_crops(g, recipe.vae_batch, len(videos), videos.shape[1:4], crop, side)
         out = [
             (poses if j % 2 else videos)[i, a : a + crop, b : b + side, c : c + side]
-            for j, (i, a, b, c) in enumerate(zip(idx, t, y, x, strict=True))
+            for j, (i, a, b, c) in enumerate(crops)
         ]
         return {"video": _video_tensor(np.stack(out)).to(dev)}
 
-    trainer = Trainer(
+    vae, summary["vae_steps"] = train_autoencoder(
         "vae",
         VAELoss(vae, kl_weight=recipe.vae_kl_weight),
-        vae_loss_fn,
         batches,
         replace(recipe.vae_loop, seed=recipe.seed),
         workdir,
         dev,
-        samples_per_batch=recipe.vae_batch,
+        recipe.vae_batch,
         log=log,
         pause_at=pause_at,
     )
-    vae = trainer.run().vae.eval().requires_grad_(False)
-    summary["vae_steps"] = trainer.step
     return vae
 
 
 def _finetune_decoder(recipe: A1Recipe, vae, workdir: Path, dev, log, summary: dict, pause_at):
-    from openreels.train.vae import DecoderLoss
-
     videos = np.stack([make_pair(recipe, i).video for i in range(min(recipe.decoder_clips, recipe.clips))])
     decoder = copy.deepcopy(vae).train()
 
@@ -523,22 +512,21 @@ def _finetune_decoder(recipe: A1Recipe, vae, workdir: Path, dev, log, summary: d
         idx = torch.randint(len(videos), (recipe.decoder_batch,), generator=g).numpy()
         return {"video": _video_tensor(videos[idx]).to(dev)}
 
-    trainer = Trainer(
+    decoder, summary["decoder_steps"] = train_autoencoder(
         "decoder",
         DecoderLoss(decoder),
-        vae_loss_fn,
         batches,
         replace(recipe.decoder_loop, seed=recipe.seed),
         workdir,
         dev,
-        samples_per_batch=recipe.decoder_batch,
+        recipe.decoder_batch,
         log=log,
         pause_at=pause_at,
     )
-    decoder = trainer.run().vae.eval().requires_grad_(False)
-    summary["decoder_steps"] = trainer.step
     summary["decoder_psnr_db"] = round(_psnr(decoder, videos[:8], dev), 2)
-    log(f"[decoder] PSNR {summary['decoder_psnr_db']} dB on whole clips after {trainer.step} steps")
+    log(
+        f"[decoder] PSNR {summary['decoder_psnr_db']} dB on whole clips after {summary['decoder_steps']} steps"
+    )
     return decoder
 
 
@@ -559,27 +547,13 @@ def export_a1_folder(
     from openreels.pipelines.animate import SIGLIP_FOLDER
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    copy.deepcopy(transformer).to("cpu", dtype).save_pretrained(tmp / "transformer", safe_serialization=True)
-    for sub, model in (("vae", vae), ("pose_guider", pose_guider)):
-        copy.deepcopy(model).to("cpu", dtype).save_pretrained(tmp / sub, safe_serialization=True)
-    copy.deepcopy(siglip).to("cpu", dtype).save_pretrained(tmp / SIGLIP_FOLDER, safe_serialization=True)
-    processor.save_pretrained(tmp / SIGLIP_FOLDER)
-    a1_scheduler().save_pretrained(tmp / "scheduler")
-    meta = {"random": False, "family": "skyreels-a1", **defaults}
-    (tmp / "openreels.json").write_text(json.dumps(meta, indent=2) + "\n")
-    for f in tmp.rglob("*"):
-        if f.is_file():
-            f.chmod(0o644)  # safetensors are written owner-only; a shipped model is readable by all
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(out_dir) as tmp:
+        save_module(transformer, tmp / "transformer", dtype)
+        for sub, model in (("vae", vae), ("pose_guider", pose_guider), (SIGLIP_FOLDER, siglip)):
+            save_module(model, tmp / sub, dtype)
+        processor.save_pretrained(tmp / SIGLIP_FOLDER)
+        a1_scheduler().save_pretrained(tmp / "scheduler")
+        write_json(tmp / "openreels.json", {"random": False, "family": "skyreels-a1", **defaults})
     return out_dir
 
 

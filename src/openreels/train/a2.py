@@ -22,9 +22,7 @@ the references.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +33,7 @@ import torch
 from torch import nn
 
 from openreels.errors import OpenreelsError
+from openreels.train.export import atomic_folder, flow_scheduler, folder_size_mb, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
@@ -469,9 +468,7 @@ def run_a2_recipe(
         out_dir, transformer, vae, trained_tokens.encoder.eval(), _image_processor(recipe), defaults
     )
     summary["out_dir"] = str(out_dir)
-    summary["size_mb"] = round(
-        sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
-    )
+    summary["size_mb"] = folder_size_mb(out_dir)
     summary["total_s"] = round(time.perf_counter() - t_start, 1)
     log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
     return summary
@@ -489,37 +486,25 @@ def export_a2_folder(
     """Save a trained A2 in the published `Skywork/SkyReels-A2` layout (see `pipelines.a2.layout`), with the
     bundled MiniLM named in openreels.json instead of text_encoder/ and tokenizer/. Written beside `out_dir`
     under a temporary name, then swapped in."""
-    import copy
-
     import diffusers
 
     from openreels.models.tiny import MINILM
-    from openreels.train.export import flow_scheduler
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for name, module in (("transformer", transformer), ("vae", vae), ("image_encoder", image_encoder)):
-        copy.deepcopy(module).to("cpu", dtype).save_pretrained(tmp / name, safe_serialization=True)
-    image_processor.save_pretrained(tmp / "image_processor")
-    flow_scheduler(float(defaults["shift"])).save_pretrained(tmp / "scheduler")
-    index = {
-        "_class_name": "A2Pipeline",
-        "_diffusers_version": diffusers.__version__,
-        "image_encoder": ["transformers", "CLIPVisionModel"],
-        "image_processor": ["transformers", "CLIPImageProcessor"],
-        "scheduler": ["diffusers", "UniPCMultistepScheduler"],
-        "transformer": ["diffusers", "WanTransformer3DModel"],
-        "vae": ["diffusers", "AutoencoderKLWan"],
-    }
-    (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    (tmp / "openreels.json").write_text(json.dumps({"text_encoder": MINILM, **defaults}, indent=2) + "\n")
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(out_dir) as tmp:
+        for name, module in (("transformer", transformer), ("vae", vae), ("image_encoder", image_encoder)):
+            save_module(module, tmp / name, dtype)
+        image_processor.save_pretrained(tmp / "image_processor")
+        flow_scheduler(float(defaults["shift"])).save_pretrained(tmp / "scheduler")
+        index = {
+            "_class_name": "A2Pipeline",
+            "_diffusers_version": diffusers.__version__,
+            "image_encoder": ["transformers", "CLIPVisionModel"],
+            "image_processor": ["transformers", "CLIPImageProcessor"],
+            "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+            "transformer": ["diffusers", "WanTransformer3DModel"],
+            "vae": ["diffusers", "AutoencoderKLWan"],
+        }
+        write_json(tmp / "model_index.json", index)
+        write_json(tmp / "openreels.json", {"text_encoder": MINILM, **defaults})
     return out_dir

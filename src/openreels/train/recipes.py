@@ -22,12 +22,20 @@ import torch
 
 from openreels.errors import OpenreelsError
 from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
-from openreels.train.export import export_pipeline_folder
+from openreels.train.export import export_pipeline_folder, folder_size_mb
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
 from openreels.train.objective import DiffusionForcingObjective
 from openreels.train.text import TEXT_DIM, PromptEncoder
-from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, latent_stats, normalise, vae_loss_fn
+from openreels.train.vae import (
+    DecoderLoss,
+    VAELoss,
+    encode_mode,
+    latent_stats,
+    normalise,
+    random_crops,
+    train_autoencoder,
+)
 
 
 @dataclass
@@ -374,9 +382,7 @@ def run_recipe(
             out_dir, transformer, vae, recipe.defaults() | {"training": _training_note(summary)}
         )
         summary["out_dir"] = str(out_dir)
-        summary["size_mb"] = round(
-            sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file()) / 1e6, 2
-        )
+        summary["size_mb"] = folder_size_mb(out_dir)
         summary["total_s"] = round(time.perf_counter() - t_start, 1)
         log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
     return summary
@@ -486,34 +492,24 @@ def _train_vae(
 
     def vae_batches(step: int, rank: int) -> dict:
         g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
-        n = recipe.vae_batch
-        idx = torch.randint(len(clips), (n,), generator=g).tolist()
-        t = torch.randint(recipe.frames - crop + 1, (n,), generator=g).tolist()
-        y = torch.randint(recipe.size - side + 1, (n,), generator=g).tolist()
-        x = torch.randint(recipe.size - side + 1, (n,), generator=g).tolist()
+        crops = random_crops(g, recipe.vae_batch, len(clips), clips.frames.shape[1:4], crop, side)
         video = torch.stack(
-            [
-                clips.frames[i, a : a + crop, b : b + side, c : c + side]
-                for i, a, b, c in zip(idx, t, y, x, strict=True)
-            ]
+            [clips.frames[i, a : a + crop, b : b + side, c : c + side] for i, a, b, c in crops]
         )
         return {"video": to_video_tensor(video, dev)}
 
-    trainer = Trainer(
+    vae, summary["vae_steps"] = train_autoencoder(
         "vae",
         VAELoss(vae, kl_weight=recipe.vae_kl_weight),
-        vae_loss_fn,
         vae_batches,
         replace(recipe.vae_loop, seed=recipe.seed),
         workdir,
         dev,
+        recipe.vae_batch,
         dist_info,
-        samples_per_batch=recipe.vae_batch,
-        log=log,
-        pause_at=pause_at,
+        log,
+        pause_at,
     )
-    vae = trainer.run().vae.eval().requires_grad_(False)
-    summary["vae_steps"] = trainer.step
     return vae
 
 
@@ -536,21 +532,18 @@ def finetune_decoder(
         idx = torch.randint(len(clips), (recipe.decoder_batch,), generator=g)
         return {"video": to_video_tensor(clips.frames[idx], dev)}
 
-    trainer = Trainer(
+    vae, summary["decoder_steps"] = train_autoencoder(
         "decoder",
         DecoderLoss(vae),
-        vae_loss_fn,
         batches,
         replace(recipe.decoder_loop, seed=recipe.seed),
         workdir,
         dev,
+        recipe.decoder_batch,
         dist_info,
-        samples_per_batch=recipe.decoder_batch,
-        log=log,
-        pause_at=pause_at,
+        log,
+        pause_at,
     )
-    vae = trainer.run().vae.eval().requires_grad_(False)
-    summary["decoder_steps"] = trainer.step
     return vae
 
 

@@ -9,8 +9,13 @@ the SkyReels-V2 pipelines read them to normalise latents, exactly as for the rel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from openreels.train.loop import DistInfo, LoopConfig, Trainer
 
 
 class VAELoss(nn.Module):
@@ -53,6 +58,49 @@ class DecoderLoss(nn.Module):
         recon = self.vae.decode(z).sample.float()
         x = x.float()
         return (recon - x).abs().mean() + (recon - x).pow(2).mean()
+
+
+def random_crops(
+    g: torch.Generator, count: int, clips: int, shape: tuple[int, int, int], frames: int, side: int
+) -> list[tuple[int, int, int, int]]:
+    """`count` (clip, first frame, top, left) origins of `frames` x `side` x `side` crops of clips of `shape`
+    (T, H, W): the VAE stages train on crops, which cost a fraction of whole clips and see the same detail."""
+    t, h, w = shape
+    idx = torch.randint(clips, (count,), generator=g).tolist()
+    a = torch.randint(t - frames + 1, (count,), generator=g).tolist()
+    y = torch.randint(h - side + 1, (count,), generator=g).tolist()
+    x = torch.randint(w - side + 1, (count,), generator=g).tolist()
+    return list(zip(idx, a, y, x, strict=True))
+
+
+def train_autoencoder(
+    name: str,
+    loss: VAELoss | DecoderLoss,
+    batches: Callable[[int, int], dict],
+    loop: LoopConfig,
+    workdir: str | Path,
+    device: torch.device,
+    batch_size: int,
+    dist_info: DistInfo | None = None,
+    log: Callable[[str], None] | None = None,
+    pause_at: float | None = None,
+) -> tuple[nn.Module, int]:
+    """One VAE stage (`VAELoss` from scratch or `DecoderLoss` fine-tuning) through the shared `Trainer`, resumable
+    from `<workdir>/<name>.ckpt`. Returns the trained VAE, frozen, and the steps it ran."""
+    trainer = Trainer(
+        name,
+        loss,
+        vae_loss_fn,
+        batches,
+        loop,
+        workdir,
+        device,
+        dist_info,
+        samples_per_batch=batch_size,
+        log=log,
+        pause_at=pause_at,
+    )
+    return trainer.run().vae.eval().requires_grad_(False), trainer.step
 
 
 def vae_loss_fn(
