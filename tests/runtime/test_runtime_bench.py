@@ -74,12 +74,28 @@ def test_bench_cli_tiny_writes_json(tmp_path, capsys):
     assert cached["e2e_steps"] == 3 and cached["psnr_db"] is not None and cached["cache_skipped"]
 
 
+def test_bench_magcache_calibrates_on_the_uncached_run_and_counts_skipped_passes(tmp_path):
+    # Random weights have no calibrated ratios: the uncached run measures them, the cached run uses them.
+    out = tmp_path / "bench.json"
+    args = ["bench", "--model", "tiny-v2", "--size", "tiny", "--variants", "diffusers", "--repeat", "1"]
+    args += ["--steps", "6", "--cache", "magcache", "--cache-threshold", "0.5", "-o", str(out), "--quiet"]
+    assert main(args) == 0
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["results"]}
+    plain, cached = rows["diffusers"], rows["diffusers+magcache"]
+    assert cached["error"] is None
+    assert len(plain["mag_ratios"]) == 6 and plain["mag_ratios"][0] == 1.0  # one ratio a step, cond branch
+    assert cached["cache_skipped"]["calls"] == 12  # 6 steps, cond and uncond
+    assert 0 < cached["cache_skipped"]["skipped"] < 12
+    assert 20 < cached["psnr_db"] < float("inf")  # skipped passes change the output, a little
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--model", "v3"], "--model"),
         (["--tiny", "--variants", "turbo"], "variant"),
         (["--tiny", "--cache", "teacache"], "--steps"),
+        (["--tiny", "--steps", "2", "--cache", "magcache"], "SkyReels-V2"),
     ],
 )
 def test_bench_cli_errors_are_one_line(args, message, capsys):

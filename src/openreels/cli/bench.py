@@ -33,7 +33,10 @@ def register(app: typer.Typer) -> None:
         step: bool = typer.Option(True, "--step/--no-step", help="Time one denoising step with CFG."),
         steps: int = typer.Option(0, "--steps", help="Also time this many end-to-end denoising steps."),
         cache: str = typer.Option(
-            "", "--cache", help="teacache|fbc: add a cached end-to-end run (with --steps) and its PSNR."
+            "",
+            "--cache",
+            help="teacache|fbc|magcache: add a cached end-to-end run (with --steps) and its PSNR; magcache "
+            "takes its ratios from the uncached run before it (random weights have no calibrated ones).",
         ),
         cache_threshold: float = typer.Option(
             None, "--cache-threshold", help="Cache threshold (default per family)."
@@ -55,6 +58,7 @@ def register(app: typer.Typer) -> None:
           openreels bench --model v2-14b --size 540p --variants diffusers,attn,fp8 -o bench.json
           openreels bench --model v2-14b --variants fp8 --max-memory 24GB
           openreels bench --model v2-1.3b --variants diffusers,fp8 --steps 30 --cache teacache
+          openreels bench --model v2-14b --variants diffusers --steps 30 --cache magcache
         """
         import os
 
@@ -80,8 +84,12 @@ def register(app: typer.Typer) -> None:
         for v in variant_list:
             if v not in B.VARIANTS:
                 raise OpenreelsError(f"unknown variant {v!r}; choose from {', '.join(B.VARIANTS)}")
-        if cache and cache not in ("teacache", "fbc"):
-            raise OpenreelsError("--cache takes teacache or fbc")
+        if cache and cache not in ("teacache", "fbc", "magcache"):
+            raise OpenreelsError("--cache takes teacache, fbc or magcache")
+        if cache == "magcache" and any(B.ARCHS[m][0] != "skyreels_v2" for m in model_list):
+            raise OpenreelsError(
+                "--cache magcache is measured on SkyReels-V2 models only; drop v1 from --model"
+            )
         if cache and not steps:
             raise OpenreelsError("--cache needs --steps N (the cached run is end to end)")
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -108,13 +116,16 @@ def register(app: typer.Typer) -> None:
                     base = B.VARIANTS[variant_list[-1]]
                     cached = base.model_copy(update={"cache": cache, "cache_threshold": cache_threshold})
                     plan.append((m, s, f"{variant_list[-1]}+{cache}", cached))
-        reference: dict[tuple[str, str], object] = {}
+        # (m, s) -> the uncached output the cached run is compared with, and the MagCache ratios measured on it
+        reference: dict[tuple[str, str], tuple[object, list[float] | None]] = {}
         for m, s, v, opts in plan:
             if deadline and time.perf_counter() - start > deadline:
                 rows.append(B.Row(m, s, v, opts.describe(), error="skipped: --deadline reached"))
                 continue
             console.print(f"[bold]{m} {s} {v}[/]: {opts.describe()}")
             is_cached = opts.cache != "none"
+            is_reference = v == variant_list[-1]
+            ref_out, ref_ratios = reference.get((m, s), (None, None))
             try:
                 row, out = B.run_variant(
                     m,
@@ -126,11 +137,13 @@ def register(app: typer.Typer) -> None:
                     step=step and not is_cached,
                     e2e_steps=steps,
                     max_memory=cap,
-                    reference=reference.get((m, s)) if is_cached else None,
+                    reference=ref_out if is_cached else None,
                     keep_output=not is_cached,
+                    record_mag_ratios=cache == "magcache" and is_reference,
+                    mag_ratios=ref_ratios if is_cached else None,
                 )
-                if out is not None and v == variant_list[-1]:
-                    reference[(m, s)] = out
+                if out is not None and is_reference:
+                    reference[(m, s)] = (out, row.mag_ratios)
             except Exception as exc:  # one failing variant must not lose the others' numbers
                 if isinstance(exc, OpenreelsError):
                     raise

@@ -349,6 +349,9 @@ class Row:
     speedup_e2e: float | None = None
     psnr_db: float | None = None
     cache_skipped: dict[str, int] | None = None
+    mag_ratios: list[float] | None = (
+        None  # measured on this row's uncached run, for the magcache row after it
+    )
     max_memory_gib: float | None = None
     error: str | None = None
     setup_s: float | None = None
@@ -375,9 +378,15 @@ def run_variant(
     max_memory: int | None = None,
     reference: torch.Tensor | None = None,
     keep_output: bool = False,
+    record_mag_ratios: bool = False,
+    mag_ratios: list[float] | None = None,
 ) -> tuple[Row, torch.Tensor | None]:
-    """Build, apply `options` (plain diffusers for the 'diffusers' variant), and time one variant."""
+    """Build, apply `options` (plain diffusers for the 'diffusers' variant), and time one variant.
+
+    `record_mag_ratios` measures MagCache ratios during the end-to-end run (into `row.mag_ratios`); a cached
+    run takes them as `mag_ratios`, since random weights have no calibrated ones."""
     from openreels.runtime.apply import apply_runtime
+    from openreels.runtime.magcache import ResidualRecorder
     from openreels.runtime.teacache import teacache_stats
 
     size = SIZES[size_name]
@@ -409,7 +418,9 @@ def run_variant(
     if plain:
         pipe.to(device)
     else:
-        apply_runtime(pipe, options, device=device, num_inference_steps=e2e_steps or None)
+        apply_runtime(
+            pipe, options, device=device, num_inference_steps=e2e_steps or None, mag_ratios=mag_ratios
+        )
     _sync(device)
     row.setup_s = round(time.perf_counter() - t0, 2)
     flops = forward_flops(arch, *size)
@@ -431,7 +442,15 @@ def run_variant(
             row.step_cfg_s = times[0]
         if e2e_steps:
             kw = _pipeline_kwargs(arch, inputs, size, e2e_steps, seed)
+            recorder = ResidualRecorder(transformer) if record_mag_ratios else None
+            passes = _PassCounter(transformer) if options.cache in ("magcache", "fbc") else None
             times, result = timed(lambda: pipe(**kw), device, warmup=0, repeat=1)
+            if recorder is not None:
+                recorder.remove()
+                row.mag_ratios = recorder.ratios(stride=max(1, len(recorder.residuals) // e2e_steps))
+            if passes is not None:
+                passes.remove()
+                row.cache_skipped = {"calls": passes.calls, "skipped": passes.calls - passes.ran}
             row.e2e_steps, row.e2e_s = e2e_steps, times[0]
             output = result.frames if hasattr(result, "frames") else result[0]
             output = output.float().cpu()
@@ -443,6 +462,27 @@ def run_variant(
     if device.type == "cuda":
         row.peak_mem_gib = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
     return row, (output if keep_output or reference is None else None)
+
+
+class _PassCounter:
+    """Transformer calls, and how many ran the last block's feed-forward: diffusers' cache hooks replace a skipped
+    block's forward, so only what runs inside the block tells a computed call from a skipped one."""
+
+    def __init__(self, transformer: torch.nn.Module) -> None:
+        from openreels.runtime.magcache import transformer_blocks
+
+        self.calls = self.ran = 0
+        self._handles = [
+            transformer.register_forward_pre_hook(lambda *_: self._count("calls")),
+            transformer_blocks(transformer)[-1].ffn.register_forward_pre_hook(lambda *_: self._count("ran")),
+        ]
+
+    def _count(self, name: str) -> None:
+        setattr(self, name, getattr(self, name) + 1)
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
 
 
 class _null:

@@ -233,7 +233,11 @@ def _register_block_metadata() -> None:
 
 
 def _apply_cache(
-    pipe: Any, transformer: torch.nn.Module, options: RuntimeOptions, num_inference_steps: int | None
+    pipe: Any,
+    transformer: torch.nn.Module,
+    options: RuntimeOptions,
+    num_inference_steps: int | None,
+    mag_ratios: list[float] | None = None,
 ) -> str:
     family = family_of(transformer)
     threshold = options.cache_threshold or CACHE_THRESHOLDS[options.cache][family]
@@ -249,7 +253,8 @@ def _apply_cache(
     elif options.cache == "magcache":
         from openreels.runtime.magcache import enable_magcache, mag_ratios_for
 
-        ratios = mag_ratios_for(pipe)  # checkpoint-specific: measured into the model's openreels.json
+        # Checkpoint-specific: given, or measured into the model's openreels.json by `openreels calibrate`.
+        ratios = mag_ratios or mag_ratios_for(pipe)
         if ratios is None:
             raise OpenreelsError(
                 f"no calibrated MagCache ratios for this {family} checkpoint; measure them with "
@@ -308,8 +313,10 @@ def apply_runtime(
     *,
     device: str | torch.device | None = None,
     num_inference_steps: int | None = None,
+    mag_ratios: list[float] | None = None,
 ) -> Any:
-    """Apply `options` to a diffusers pipeline (or a bare transformer) in place and return it.
+    """Apply `options` to a diffusers pipeline (or a bare transformer) in place and return it. `mag_ratios`
+    overrides the checkpoint's calibrated MagCache ratios (the bench measures them on its random weights).
 
     Places the pipeline on `device` itself (or offloads it), so as core's `pipeline_hook` it reports True
     (see runtime.cli_options.runtime_hook). Order matters: attention and parallel plans, quantization, caches
@@ -344,7 +351,7 @@ def apply_runtime(
         _drop_full_masks(transformer)
 
     if options.cache != "none":
-        done.append(_apply_cache(pipe, transformer, options, num_inference_steps))
+        done.append(_apply_cache(pipe, transformer, options, num_inference_steps, mag_ratios))
         from openreels.runtime.cfg import on_pipeline_start
 
         # diffusers pipelines never reset cache hooks between generations; stale residuals would leak across.

@@ -16,7 +16,8 @@ import torch
 from openreels.errors import OpenreelsError
 
 
-def _blocks(transformer: torch.nn.Module) -> torch.nn.ModuleList:
+def transformer_blocks(transformer: torch.nn.Module) -> torch.nn.ModuleList:
+    """The block list whose first input and last output make the residual (Wan and SkyReels-V2)."""
     blocks = getattr(transformer, "blocks", None)
     if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0:
         raise OpenreelsError(
@@ -29,7 +30,7 @@ class ResidualRecorder:
     """Records, per transformer forward, the residual the blocks add to their input (what MagCache compares)."""
 
     def __init__(self, transformer: torch.nn.Module) -> None:
-        blocks = _blocks(transformer)
+        blocks = transformer_blocks(transformer)
         self.residuals: list[torch.Tensor] = []
         self._input: torch.Tensor | None = None
         self._handles = [
@@ -48,10 +49,12 @@ class ResidualRecorder:
         for handle in self._handles:
             handle.remove()
 
-    def ratios(self) -> list[float]:
-        """Mean over tokens of |r_t| / |r_(t-1)| per step; the first step's ratio is 1."""
+    def ratios(self, stride: int = 1) -> list[float]:
+        """Mean over tokens of |r_t| / |r_(t-1)| per step; the first step's ratio is 1. `stride` forwards make
+        one step (2 when a pipeline calls the conditional and then the unconditional branch)."""
+        residuals = self.residuals[::stride]
         out = [1.0]
-        for prev, cur in zip(self.residuals, self.residuals[1:], strict=False):
+        for prev, cur in zip(residuals, residuals[1:], strict=False):
             out.append(float((cur.norm(dim=-1) / (prev.norm(dim=-1) + 1e-8)).mean()))
         return [round(r, 5) for r in out]
 

@@ -74,7 +74,7 @@ class A1Recipe:
     clips: int = 1200  # training pairs
     vae_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(
-            steps=650, lr=1e-3, warmup=50, ema_decay=None, ckpt_every=100, log_every=25
+            steps=4000, lr=1e-3, warmup=50, ema_decay=None, ckpt_every=250, log_every=50
         )
     )
     vae_batch: int = 4
@@ -83,7 +83,7 @@ class A1Recipe:
     vae_kl_weight: float = 1e-4
     dit_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(
-            steps=1800, lr=8e-4, warmup=100, ema_decay=0.999, ckpt_every=200, log_every=50
+            steps=3000, lr=8e-4, warmup=100, ema_decay=0.999, ckpt_every=250, log_every=50
         )
     )
     dit_batch: int = 32
@@ -91,7 +91,7 @@ class A1Recipe:
     # it a full-size clip, and every latent the transformer learned from stays valid.
     decoder_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(
-            steps=200, lr=5e-4, warmup=20, ema_decay=None, ckpt_every=50, log_every=10
+            steps=300, lr=5e-4, warmup=20, ema_decay=None, ckpt_every=50, log_every=10
         )
     )
     decoder_batch: int = 2
