@@ -36,25 +36,22 @@ A1_MODEL_ID = "skyreels-a1"  # the registry id of the published checkpoint
 _STANDIN_NAME = "a1-tiny-random-1"  # bump when the stand-in's shape changes
 
 
-def bundled_checkpoint() -> Path | None:
-    """The tiny A1 shipped inside the package (trained on the stage), when present."""
-    root = Path(__file__).resolve().parents[1] / "assets" / "a1-tiny"
-    return root if (root / "transformer").is_dir() else None
-
-
 def locate_a1(model: str | Path | None = None) -> tuple[Path, bool]:
     """The A1 folder to load and whether it is an untrained random stand-in.
 
     `model` is a folder, or the registry id `skyreels-a1` (found in the Hugging Face cache, never downloaded);
-    None means the bundled tiny A1, or until it ships a seeded random stand-in built once into the cache.
+    None or `openreels-a1-tiny` means the bundled tiny A1, or without it a seeded random stand-in built once
+    into the cache.
     """
+    from openreels.models.registry import DEFAULT_ANIMATE_MODEL, get_model
+    from openreels.models.tiny import bundled_a1_dir
+
     if model is not None and Path(model).expanduser().is_dir():
         return resolve_checkpoint(Path(model).expanduser()), _is_random(Path(model).expanduser())
-    if model is not None:
-        from openreels.models.registry import get_model
+    spec = get_model(str(model)) if model is not None else None
+    if spec is not None and spec.id != DEFAULT_ANIMATE_MODEL:
         from openreels.models.weights import cached_snapshot, download_hint
 
-        spec = get_model(str(model))
         if spec.family != "skyreels-a1":
             raise OpenreelsError(
                 f"model {spec.id} does not animate portraits; use --model {A1_MODEL_ID} or an A1 folder"
@@ -63,7 +60,7 @@ def locate_a1(model: str | Path | None = None) -> tuple[Path, bool]:
         if found is None:
             raise OpenreelsError(f"model {spec.id} is not downloaded: {download_hint(spec)}")
         return resolve_checkpoint(found), False
-    bundled = bundled_checkpoint()
+    bundled = bundled_a1_dir()
     if bundled is not None:
         return bundled, _is_random(bundled)
     from openreels.models.tiny import openreels_cache_dir
@@ -234,7 +231,9 @@ class AnimatePipeline:
     # -- conditioning --------------------------------------------------------------------------------------
     def _pixels(self, frames: np.ndarray) -> torch.Tensor:
         """(T, H, W, 3) uint8 -> (1, 3, T, H, W) in [-1, 1]."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, torch.float32)
+        x = torch.from_numpy(np.array(frames, dtype=np.float32)).to(
+            self.device
+        )  # a copy: inputs may be read-only
         return (x / 127.5 - 1.0).permute(3, 0, 1, 2).unsqueeze(0).to(self.dtype)
 
     def encode_face(self, face: np.ndarray) -> torch.Tensor:
