@@ -30,9 +30,9 @@ V2_REPOS = [
 def test_registry_lists_every_published_checkpoint():
     specs = {s.hf_repo: s for s in list_models() if s.hf_repo}
     for repo in V2_REPOS + ["Skywork/SkyReels-V1-Hunyuan-T2V", "Skywork/SkyReels-V1-Hunyuan-I2V"]:
-        assert repo in specs and specs[repo].status == "available"
-    assert (
-        specs["Skywork/SkyReels-A1"].status == "coming" and specs["Skywork/SkyReels-A2"].status == "available"
+        assert repo in specs
+    assert specs["Skywork/SkyReels-A1"].tasks == ("animate",) and specs["Skywork/SkyReels-A2"].tasks == (
+        "compose",
     )
     assert (
         get_model("openreels-a2-tiny").family == "skyreels-a2" and list_models()[1].id == "openreels-a2-tiny"

@@ -8,7 +8,9 @@ import numpy as np
 from openreels.cli import main
 from openreels.eval import score_clip
 from openreels.media import read_video
-from openreels.pipelines.animate import bundled_checkpoint, locate_a1
+from openreels.models import get_model, weights_present
+from openreels.models.tiny import bundled_a1_dir
+from openreels.pipelines.animate import locate_a1
 from openreels.train.a1 import portrait_scene
 from openreels.world import render
 
@@ -19,9 +21,10 @@ def _save(path, clip):
 
 
 def test_bundled_tiny_a1_is_the_trained_default():
-    folder = bundled_checkpoint()
+    folder = bundled_a1_dir()
     assert folder is not None
-    assert locate_a1(None) == (folder, False)
+    assert locate_a1(None) == locate_a1("openreels-a1-tiny") == (folder, False)
+    assert weights_present(get_model("openreels-a1-tiny"))  # listed as present by `openreels models`
     meta = json.loads((folder / "openreels.json").read_text())
     assert meta["random"] is False and meta["family"] == "skyreels-a1" and meta["recipe"] == "a1-tiny"
     size_mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6

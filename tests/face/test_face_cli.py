@@ -206,7 +206,7 @@ def test_default_model_is_a_random_stand_in_built_once(tmp_path, monkeypatch, ca
     from openreels.pipelines import animate as animate_mod
 
     monkeypatch.setenv("OPENREELS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(animate_mod, "bundled_checkpoint", lambda: None)
+    monkeypatch.setattr("openreels.models.tiny.bundled_a1_dir", lambda: None)
     folder, random_model = animate_mod.locate_a1(None)
     assert random_model and (folder / "pose_guider" / "config.json").is_file()
     assert animate_mod.locate_a1(None) == (folder, True)

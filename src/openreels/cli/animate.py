@@ -170,7 +170,8 @@ def register(app: typer.Typer) -> None:
         model: str | None = typer.Option(
             None,
             "--model",
-            help="An A1 folder, or skyreels-a1 from the Hugging Face cache (default: the bundled tiny A1).",
+            help="An A1 folder, skyreels-a1 from the Hugging Face cache, or openreels-a1-tiny (the default: "
+            "the bundled tiny A1).",
         ),
         steps: int = typer.Option(10, "--steps", min=1, help="Denoising steps (A1 uses 10)."),
         guidance: float = typer.Option(

@@ -47,7 +47,7 @@ def models_command(
     from rich.table import Table
 
     table = Table(title="openreels models")
-    for col in ("id", "tasks", "size", "frames", "fps", "steps", "cfg", "shift", "weights", "status"):
+    for col in ("id", "tasks", "size", "frames", "fps", "steps", "cfg", "shift", "weights"):
         table.add_column(col)
     for r in rows:
         weights = "present" if r["present"] else f"missing (~{r['download_gb']:g} GB)"
@@ -61,7 +61,6 @@ def models_command(
             f"{r['guidance']:g}",
             f"{r['shift']:g}",
             weights,
-            r["status"],
         )
     Console(width=160).print(table)
 

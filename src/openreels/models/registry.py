@@ -72,7 +72,6 @@ class ModelSpec(BaseModel):
     overlap_history: int = 17
     addnoise_condition: float = 20.0
     max_sequence_length: int | None = None
-    status: Literal["available", "coming"] = "available"
     description: str = ""
 
     @property
@@ -190,6 +189,21 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         download_gb=0.0,
         description="bundled small SkyReels-A2 (elements-to-video); runs on a CPU, no download",
     ),
+    ModelSpec(
+        id="openreels-a1-tiny",
+        family="skyreels-a1",
+        variant="animate",
+        tasks=("animate",),
+        # The bundled folder's openreels.json holds the same settings (docs/a1-tiny.md).
+        size=(64, 64),
+        frames=9,
+        fps=8,
+        steps=10,
+        guidance=3.0,
+        shift=0.0,
+        download_gb=0.0,
+        description="bundled small SkyReels-A1 (portrait animation); runs on a CPU, no download",
+    ),
     _v1("t2v", V1_T2V_PIPELINES, "SkyReels-V1 text-to-video on HunyuanVideo 13B (true CFG)"),
     _v1("i2v", V1_I2V_PIPELINES, "SkyReels-V1 image-to-video on HunyuanVideo 13B (true CFG)"),
     _v2("DF-1.3B-540P", "df", 1.3, _P540, 97, 6.0, 8.0),
@@ -213,9 +227,8 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         guidance=3.0,
         shift=0.0,
         hf_repo="Skywork/SkyReels-A1",
-        status="coming",
         download_gb=25,
-        description="portrait animation (CogVideoX-5B I2V + pose guider); runs in the animate room",
+        description="portrait animation (CogVideoX-5B I2V + pose guider): `openreels animate`",
     ),
     ModelSpec(
         id="skyreels-a2",
@@ -229,7 +242,6 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         guidance=5.0,
         shift=8.0,
         hf_repo="Skywork/SkyReels-A2",
-        status="available",
         download_gb=75,
         description="elements-to-video (Wan2.1-I2V-14B, 1-3 reference images): `openreels compose`",
     ),
@@ -237,6 +249,7 @@ _REGISTRY: tuple[ModelSpec, ...] = (
 
 DEFAULT_MODEL = "openreels-tiny"
 DEFAULT_COMPOSE_MODEL = "openreels-a2-tiny"  # the bundled A2, what `openreels compose` runs by default
+DEFAULT_ANIMATE_MODEL = "openreels-a1-tiny"  # the bundled A1, what `openreels animate` runs by default
 
 # Family defaults for a checkpoint folder given by path, keyed by the pipeline class in its model_index.json.
 _BY_PIPELINE_CLASS = {

@@ -229,16 +229,24 @@ def _diffusers_version() -> str:
     return diffusers.__version__
 
 
+def _bundled(name: str, marker: str) -> Path | None:
+    folder = Path(__file__).resolve().parent.parent / "assets" / name
+    return folder if (folder / marker).exists() else None
+
+
 def bundled_tiny_dir() -> Path | None:
     """The trained tiny checkpoint shipped inside the package, when present."""
-    folder = Path(__file__).resolve().parent.parent / "assets" / "openreels-tiny"
-    return folder if (folder / "model_index.json").is_file() else None
+    return _bundled("openreels-tiny", "model_index.json")
+
+
+def bundled_a1_dir() -> Path | None:
+    """The trained tiny SkyReels-A1 (portrait animation) shipped inside the package, when present."""
+    return _bundled("a1-tiny", "transformer")
 
 
 def bundled_a2_dir() -> Path | None:
     """The trained tiny SkyReels-A2 (elements-to-video) shipped inside the package, when present."""
-    folder = Path(__file__).resolve().parent.parent / "assets" / "a2-tiny"
-    return folder if (folder / "model_index.json").is_file() else None
+    return _bundled("a2-tiny", "model_index.json")
 
 
 def openreels_cache_dir() -> Path:

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from openreels.errors import OpenreelsError
-from openreels.models.registry import DEFAULT_COMPOSE_MODEL, DEFAULT_MODEL, ModelSpec
+from openreels.models.registry import DEFAULT_ANIMATE_MODEL, DEFAULT_COMPOSE_MODEL, DEFAULT_MODEL, ModelSpec
+from openreels.models.tiny import bundled_a1_dir, bundled_a2_dir
 
 
 def hf_cache_dir() -> Path:
@@ -39,6 +40,10 @@ def _looks_like_checkpoint(path: Path) -> bool:
     )
 
 
+# The small models shipped inside the package, besides the default (which has a random stand-in).
+_BUNDLED = {DEFAULT_ANIMATE_MODEL: bundled_a1_dir, DEFAULT_COMPOSE_MODEL: bundled_a2_dir}
+
+
 def download_hint(spec: ModelSpec) -> str:
     cmd = f"huggingface-cli download {spec.hf_repo}"
     if spec.base_repo:
@@ -67,19 +72,13 @@ def locate_weights(spec: ModelSpec, path: str | os.PathLike | None = None) -> Pa
         from openreels.models.tiny import default_tiny_dir
 
         return default_tiny_dir()
-    if spec.id == DEFAULT_COMPOSE_MODEL:
-        from openreels.models.tiny import bundled_a2_dir
-
-        folder = bundled_a2_dir()
+    if spec.id in _BUNDLED:
+        folder = _BUNDLED[spec.id]()
         if folder is None:
-            raise OpenreelsError(f"the bundled {DEFAULT_COMPOSE_MODEL} model is missing; reinstall openreels")
+            raise OpenreelsError(f"the bundled {spec.id} model is missing; reinstall openreels")
         return folder
     if spec.hf_repo is None and Path(spec.id).is_dir():  # a spec read from a checkpoint folder
         return locate_weights(spec, spec.id)
-    if spec.status != "available":
-        raise OpenreelsError(
-            f"model {spec.id} is not runnable through `openreels generate` yet ({spec.description})"
-        )
     if spec.hf_repo is None:
         raise OpenreelsError(f"model {spec.id} has no download source; pass --model PATH")
     found = cached_snapshot(spec.hf_repo)
@@ -92,10 +91,8 @@ def weights_present(spec: ModelSpec) -> bool:
     """Whether `locate_weights(spec)` would succeed without building or downloading anything."""
     if spec.id == DEFAULT_MODEL:
         return True
-    if spec.id == DEFAULT_COMPOSE_MODEL:
-        from openreels.models.tiny import bundled_a2_dir
-
-        return bundled_a2_dir() is not None
+    if spec.id in _BUNDLED:
+        return _BUNDLED[spec.id]() is not None
     if spec.hf_repo is None:
         return Path(spec.id).is_dir()
     return cached_snapshot(spec.hf_repo) is not None and (

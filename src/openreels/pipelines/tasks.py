@@ -91,10 +91,6 @@ def _task(request: GenerateRequest) -> str:
 def plan(request: GenerateRequest) -> Plan:
     """Resolve a request against its model's defaults and limits (no weights are loaded)."""
     spec = get_model(request.model)
-    if spec.status != "available":
-        raise OpenreelsError(
-            f"model {spec.id} is not runnable through `openreels generate` yet ({spec.description})"
-        )
     task = _task(request)
     if task not in spec.tasks:
         need = {
