@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from openreels.face import eye_opening, mouth_opening
 from openreels.pipelines.a1.checkpoint import a1_scheduler
-from openreels.train.a1 import A1Recipe, a1_toy, heldout_pair, make_pair, mouth_eye_curves
+from openreels.train.a1 import A1Recipe, a1_toy, face_region, heldout_pair, make_pair, mouth_eye_curves
 from openreels.train.objective import VPrediction
 from openreels.train.recipes import get_recipe, run_recipe
 
@@ -45,6 +45,30 @@ def test_training_pairs_are_reference_then_target_with_matching_landmark_drawing
     assert a.video.shape == a.pose.shape == (recipe.a1.frames, 64, 64, 3)
     assert a.pose[0].any() and not np.array_equal(a.video[0], a.video[1])  # the reference is its own frame
     assert not np.array_equal(make_pair(recipe, 1).video, a.video)
+
+
+def test_face_region_marks_the_latent_cells_under_the_landmark_drawing():
+    from diffusers import AutoencoderKLCogVideoX
+
+    pair = make_pair(A1Recipe(), 0)
+    vae = AutoencoderKLCogVideoX(
+        down_block_types=("CogVideoXDownBlock3D",) * 3,
+        up_block_types=("CogVideoXUpBlock3D",) * 3,
+        block_out_channels=(8, 16, 32),
+        latent_channels=8,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    poses = np.stack([pair.pose, np.zeros_like(pair.pose)])  # a drawing, and a blank landmark video
+    region = face_region(poses, vae)
+    assert region.shape == (2, 1, 3, 16, 16) and region.dtype == torch.bool
+    assert not region[1].any()
+    share = region[0].float().mean().item()
+    assert 0.05 < share < 0.5  # the face of a close-up, not the frame
+    drawn = pair.pose[0].max(axis=-1) > 0
+    ys, xs = np.nonzero(drawn)
+    assert region[0, 0, 0, ys // 4, xs // 4].all()  # every drawn pixel's cell is in
 
 
 def test_mouth_and_eye_pixel_measures_follow_the_stage_landmarks():

@@ -96,3 +96,7 @@ def test_noising_endpoints_velocity_and_masked_loss():
     pred[:, :, 0] += 100.0  # error only on frame 0: clean in sample 0, noised in sample 1
     loss = flow_loss(pred, v, clean)
     assert torch.isclose(loss, torch.tensor(100.0**2 / 4))  # 1 bad frame of the 4 noised frames
+    weight = torch.ones(2, 1, 3, 2, 2)
+    assert torch.isclose(flow_loss(pred, v, clean, weight), loss)
+    weight[1, :, 0, 0, 0] = 5.0  # one of the bad frame's 4 positions counts 5 times
+    assert torch.isclose(flow_loss(pred, v, clean, weight), torch.tensor(100.0**2 * (3 + 5) / 4 / 4))

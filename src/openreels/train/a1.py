@@ -97,6 +97,9 @@ class A1Recipe:
     decoder_batch: int = 2
     decoder_clips: int = 400
     face_drop_prob: float = 0.1  # classifier-free guidance on the face tokens, as A1 samples
+    # Extra loss weight on the latents the landmark drawing covers. Expression and mouth motion change a few
+    # pixels of a 64 px frame, so unweighted they barely move the loss and the model learns to ignore the pose.
+    face_loss_weight: float = 4.0
     sample_steps: int = 10
     guidance: float = 3.0
     source: str = "stage"  # the only source: pairs need ground-truth face landmarks
@@ -217,6 +220,20 @@ def make_pair(recipe: A1Recipe, index: int) -> Pair:
     return Pair(np.concatenate([ref_img[None], clip.frames]), render_video(shapes, size), ref_shape)
 
 
+def face_region(poses: np.ndarray, vae) -> torch.Tensor:
+    """(N, 1, F, h, w) bool on the VAE's latent grid: where landmark videos (N, 1 + 4k, H, W, 3) draw
+    anything, grown by one latent cell. Latent 0 is frame 0 alone, each later one 4 frames, as the causal
+    VAE groups them."""
+    spatial = 2 ** (len(vae.config.block_out_channels) - 1)
+    temporal = vae.config.temporal_compression_ratio
+    drawn = torch.from_numpy(np.ascontiguousarray(poses.max(axis=-1) > 0)).float()  # (N, T, H, W)
+    head, rest = drawn[:, :1], drawn[:, 1:]
+    rest = rest.reshape(len(drawn), -1, temporal, *drawn.shape[2:]).amax(dim=2)
+    grid = nn.functional.max_pool2d(torch.cat([head, rest], dim=1), spatial)
+    grid = nn.functional.max_pool2d(grid, 3, stride=1, padding=1)
+    return (grid > 0).unsqueeze(1)
+
+
 def _video_tensor(frames: np.ndarray) -> torch.Tensor:
     """(N, T, H, W, 3) uint8 -> (N, 3, T, H, W) in [-1, 1]."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
@@ -291,6 +308,7 @@ def _cache_key(recipe: A1Recipe) -> dict:
         "clips": recipe.clips,
         "fps": recipe.fps,
         "vae_steps": recipe.vae_loop.steps,
+        "fields": 2,  # what the cache holds: 2 added the face regions
     }
 
 
@@ -354,7 +372,7 @@ def run_a1_recipe(
         # 2. encode once
         t0 = time.perf_counter()
         with torch.no_grad():
-            raw, raw_pose, raw_ref, ref_std = [], [], [], []
+            raw, raw_pose, raw_ref, ref_std, regions = [], [], [], [], []
             for i in range(0, len(pairs), 16):
                 v = _video_tensor(videos[i : i + 16]).to(dev)
                 raw.append(encode_mode(vae, v).float())
@@ -362,6 +380,7 @@ def run_a1_recipe(
                 raw_ref.append(ref_dist.mode().float())
                 ref_std.append(ref_dist.std.float())
                 raw_pose.append(encode_mode(vae, _video_tensor(poses[i : i + 16]).to(dev)).float())
+                regions.append(face_region(poses[i : i + 16], vae))
             raw_t = torch.cat(raw)
             scaling = float(1.0 / raw_t.std().clamp_min(1e-4))
             vae.register_to_config(scaling_factor=scaling)
@@ -384,6 +403,7 @@ def run_a1_recipe(
             "ref": torch.cat(raw_ref) * scaling,
             "ref_std": torch.cat(ref_std) * scaling,
             "face": faces,
+            "face_region": torch.cat(regions),
         }
         copy.deepcopy(vae).to("cpu").save_pretrained(workdir / "vae", safe_serialization=True)
         atomic_torch_save(state, cache)
@@ -391,8 +411,8 @@ def run_a1_recipe(
     vae = vae.eval().requires_grad_(False)
 
     # 3. the transformer and the face encoder
-    latents, pose, ref, ref_std, faces = (
-        state[k].to(dev) for k in ("latents", "pose", "ref", "ref_std", "face")
+    latents, pose, ref, ref_std, faces, region = (
+        state[k].to(dev) for k in ("latents", "pose", "ref", "ref_std", "face", "face_region")
     )
     n = len(latents)
     pad = latents.new_zeros(recipe.dit_batch, ref.shape[1], latents.shape[2] - 1, *ref.shape[3:])
@@ -422,6 +442,7 @@ def run_a1_recipe(
             "ref": torch.cat([ref[idx] + ref_std[idx] * noise, pad], dim=2),
             "face": faces[idx],
             "text": latents.new_zeros(len(idx), 0),
+            "loss_weight": 1.0 + recipe.face_loss_weight * region[idx].float(),
         }
 
     torch.manual_seed(recipe.seed + 1)

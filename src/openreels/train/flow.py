@@ -125,8 +125,14 @@ def timesteps_from_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
     return sigmas * 1000.0
 
 
-def flow_loss(pred: torch.Tensor, target: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-    """Mean squared velocity error over the frames that were noised (clean conditioning frames excluded)."""
-    err = (pred.float() - target.float()).pow(2).mean(dim=(1, 3, 4))  # (B, F)
+def flow_loss(
+    pred: torch.Tensor, target: torch.Tensor, clean: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared velocity error over the frames that were noised (clean conditioning frames excluded).
+    `weight` (B, 1, F, H, W), optional, scales each latent position's error (e.g. up on a face region)."""
+    err = (pred.float() - target.float()).pow(2)
+    if weight is not None:
+        err = err * weight.float()
+    err = err.mean(dim=(1, 3, 4))  # (B, F)
     weight = (~clean).to(err.dtype)
     return (err * weight).sum() / weight.sum().clamp_min(1.0)

@@ -116,7 +116,8 @@ class DiffusionForcingObjective:
 
     A batch holds "latents" (B, C, F, H, W, normalised VAE latents), "text" (B, L, D) and optionally
     "last_latent" (B, C, 1, H, W: the last video frame encoded alone, appended as a clean frame with
-    probability `p_end_frame` so the model learns start/end-frame generation) and whatever the conditions read.
+    probability `p_end_frame` so the model learns start/end-frame generation), "loss_weight" (B, 1, F, H, W:
+    how much each latent position counts, see `flow_loss`) and whatever the conditions read.
     """
 
     forcing: ForcingConfig = field(default_factory=ForcingConfig)
@@ -166,4 +167,8 @@ class DiffusionForcingObjective:
         if self.token_condition is not None:
             tokens = _drop(self.token_condition.build(batch), self.token_condition.drop_prob, generator)
         pred = self.forward(model, x_in, timesteps, text, tokens)
-        return flow_loss(pred, target, clean.to(x0.device))
+        weight = batch.get("loss_weight")
+        if weight is not None and weight.shape[2] < x0.shape[2]:  # an appended end frame counts plainly
+            ones = weight.new_ones(*weight.shape[:2], x0.shape[2] - weight.shape[2], *weight.shape[3:])
+            weight = torch.cat([weight, ones], dim=2)
+        return flow_loss(pred, target, clean.to(x0.device), weight)
