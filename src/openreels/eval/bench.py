@@ -349,9 +349,8 @@ class Row:
     speedup_e2e: float | None = None
     psnr_db: float | None = None
     cache_skipped: dict[str, int] | None = None
-    mag_ratios: list[float] | None = (
-        None  # measured on this row's uncached run, for the magcache row after it
-    )
+    # MagCache ratios measured on this row's uncached run, for the magcache row after it
+    mag_ratios: list[float] | None = None
     max_memory_gib: float | None = None
     error: str | None = None
     setup_s: float | None = None
@@ -447,7 +446,7 @@ def run_variant(
             times, result = timed(lambda: pipe(**kw), device, warmup=0, repeat=1)
             if recorder is not None:
                 recorder.remove()
-                row.mag_ratios = recorder.ratios(stride=max(1, len(recorder.residuals) // e2e_steps))
+                row.mag_ratios = recorder.ratios(stride=max(1, len(recorder.norms) // e2e_steps))
             if passes is not None:
                 passes.remove()
                 row.cache_skipped = {"calls": passes.calls, "skipped": passes.calls - passes.ran}
