@@ -83,7 +83,7 @@ class A1Recipe:
     vae_kl_weight: float = 1e-4
     dit_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(
-            steps=3000, lr=8e-4, warmup=100, ema_decay=0.999, ckpt_every=250, log_every=50
+            steps=6000, lr=8e-4, warmup=100, ema_decay=0.999, ckpt_every=250, log_every=50
         )
     )
     dit_batch: int = 32
@@ -308,7 +308,7 @@ def _cache_key(recipe: A1Recipe) -> dict:
         "clips": recipe.clips,
         "fps": recipe.fps,
         "vae_steps": recipe.vae_loop.steps,
-        "fields": 2,  # what the cache holds: 2 added the face regions
+        "cache_format": 2,  # 2: the cache holds face regions too
     }
 
 
