@@ -450,7 +450,7 @@ def run_a1_recipe(
     trainer = Trainer(
         "dit",
         transformer,
-        lambda model, batch, gen, noise_gen: objective(model, batch, gen, noise_gen),
+        objective,
         batches,
         replace(recipe.dit_loop, seed=recipe.seed),
         workdir,
@@ -462,8 +462,7 @@ def run_a1_recipe(
         pause_at=pause_at,
     )
     transformer = trainer.run().eval()
-    container = trainer.ema.module if trainer.ema is not None else trainer.module
-    siglip = container["extra"][0].siglip.eval()
+    siglip = trainer.trained_extras()[0].siglip.eval()
     summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
     summary["dit_steps"] = trainer.step
 

@@ -445,7 +445,7 @@ def run_a2_recipe(
         pause_at=pause_at,
     )
     transformer = trainer.run().eval()
-    trained_tokens = trainer.ema.module["extra"][0] if trainer.ema is not None else tokens
+    trained_tokens = trainer.trained_extras()[0]
     summary["dit_train_s"] = round(trainer.elapsed, 1)
     summary["dit_steps"] = trainer.step
     summary["run_train_s"] = round(time.perf_counter() - t0, 1)

@@ -243,6 +243,10 @@ class Trainer:
             return self.ema.module["model"]
         return self.model
 
+    def trained_extras(self) -> nn.ModuleList:
+        """The `extra_modules` as trained, from the same weights as `result()` (EMA when on)."""
+        return (self.ema.module if self.ema is not None else self.module)["extra"]
+
     # -- the loop ------------------------------------------------------------------------------------------
     def _generators(self, micro: int) -> tuple[torch.Generator, torch.Generator]:
         key = ((self.cfg.seed * 1_000_003 + self.step) * 97 + self.dist.rank) * 31 + micro

@@ -353,15 +353,12 @@ def run_recipe(
         text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
         return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
 
-    def dit_loss(model, batch, gen, noise_gen):
-        return objective(model, batch, gen, noise_gen)
-
     dit_loop = replace(recipe.dit_loop, seed=recipe.seed)
     t0 = time.perf_counter()
     dit_trainer = Trainer(
         "dit",
         transformer,
-        dit_loss,
+        objective,
         dit_batches,
         dit_loop,
         workdir,
