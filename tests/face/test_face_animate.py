@@ -137,6 +137,38 @@ def test_tiny_pipeline_animates_end_to_end(pipe, face):
         pipe(np.zeros((24, 32, 3), np.uint8), np.zeros((3, 24, 32, 3), np.uint8), image)
 
 
+def test_pose_guidance_pushes_away_from_the_reference_held_still(pipe, face, monkeypatch):
+    image, ref, drv = _inputs(face, 8)
+    kwargs = {"num_inference_steps": 2, "seed": 5}
+    plain = animate(pipe, image, ref, drv, **kwargs)
+    assert pipe.pose_guidance_scale == 1.0  # off unless the folder names it, as A1 samples
+    np.testing.assert_array_equal(
+        plain.frames, animate(pipe, image, ref, drv, pose_guidance_scale=1.0, **kwargs).frames
+    )
+    guided = animate(pipe, image, ref, drv, pose_guidance_scale=4.0, **kwargs)
+    assert np.abs(guided.frames.astype(int) - plain.frames.astype(int)).max() > 0
+    # Driving landmarks equal to the reference's own: the extra branch sees the same input, so it adds nothing.
+    still = np.repeat(ref[None], 8, axis=0)
+    np.testing.assert_allclose(
+        animate(pipe, image, ref, still, pose_guidance_scale=4.0, **kwargs).frames.astype(int),
+        animate(pipe, image, ref, still, **kwargs).frames.astype(int),
+        atol=1,
+    )
+    monkeypatch.setattr(pipe, "pose_guidance_scale", 4.0)  # what a folder's openreels.json sets
+    np.testing.assert_array_equal(animate(pipe, image, ref, drv, **kwargs).frames, guided.frames)
+
+
+def test_sampling_defaults_come_from_the_folder_or_else_are_a1s(checkpoint, tmp_path):
+    a1 = AnimatePipeline.from_pretrained(checkpoint)
+    assert (a1.guidance_scale, a1.pose_guidance_scale) == (3.0, 1.0)
+    folder = tmp_path / "a1"
+    shutil.copytree(checkpoint, folder)
+    meta = json.loads((folder / "openreels.json").read_text())
+    (folder / "openreels.json").write_text(json.dumps(meta | {"guidance": 1.5, "pose_guidance": 4}))
+    pipe = AnimatePipeline.from_pretrained(folder)
+    assert (pipe.guidance_scale, pipe.pose_guidance_scale) == (1.5, 4.0)
+
+
 def test_decoded_latents_stay_odd_so_every_frame_keeps_its_time(pipe, face, monkeypatch):
     # CogVideoX's VAE decodes an even latent count to 4 frames a latent instead of 1 + 4 (n - 1): the pipeline
     # must pad to an odd total, or the frames it keeps are shifted in time.

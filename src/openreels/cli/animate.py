@@ -46,7 +46,8 @@ def run_animate(
     output: Path,
     model: str | None,
     steps: int,
-    guidance: float,
+    guidance: float | None,
+    pose_guidance: float | None,
     seed: int,
     size: str | None,
     fps: float | None,
@@ -110,6 +111,8 @@ def run_animate(
     if device == "cuda":
         pipe.vae.enable_tiling()  # as A1 runs: decoding 480x720 video in tiles keeps memory bounded
     height, width = requested_size or pipe.native_size
+    guidance = pipe.guidance_scale if guidance is None else guidance
+    pose_guidance = pipe.pose_guidance_scale if pose_guidance is None else pose_guidance
 
     ref_img, scale, origin = fit_image(ref_img, (height, width))
     ref.shapes = (ref.shapes - origin) * scale
@@ -124,6 +127,7 @@ def run_animate(
             drv.shapes,
             num_inference_steps=steps,
             guidance_scale=guidance,
+            pose_guidance_scale=pose_guidance,
             seed=seed,
             window_frames=window,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -135,6 +139,7 @@ def run_animate(
         "driving": str(driving),
         "steps": steps,
         "guidance": guidance,
+        "pose_guidance": pose_guidance,
         "seed": seed,
         "size": [height, width],
         "fps": out_fps,
@@ -174,8 +179,16 @@ def register(app: typer.Typer) -> None:
             "the bundled tiny A1).",
         ),
         steps: int = typer.Option(10, "--steps", min=1, help="Denoising steps (A1 uses 10)."),
-        guidance: float = typer.Option(
-            3.0, "--guidance", help="Classifier-free guidance on the face (A1 uses 3)."
+        guidance: float | None = typer.Option(
+            None,
+            "--guidance",
+            help="Classifier-free guidance on the face (A1 uses 3; default: the model's own setting).",
+        ),
+        pose_guidance: float | None = typer.Option(
+            None,
+            "--pose-guidance",
+            help="Guidance toward the driving landmarks against the reference held still (1 = off, as A1 "
+            "samples; default: the model's own setting).",
         ),
         seed: int = typer.Option(0, "--seed", help="Random seed; one seed, one result."),
         size: str | None = typer.Option(
@@ -192,5 +205,18 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     ) -> None:
         run_animate(
-            image, driving, output, model, steps, guidance, seed, size, fps, character, window, quiet, as_json
+            image,
+            driving,
+            output,
+            model,
+            steps,
+            guidance,
+            pose_guidance,
+            seed,
+            size,
+            fps,
+            character,
+            window,
+            quiet,
+            as_json,
         )

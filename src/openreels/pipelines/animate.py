@@ -4,7 +4,10 @@ Architecture (as published): CogVideoX image-to-video transformer whose input is
 latents, the landmark video encoded by a second CogVideoX VAE (the pose guider), and the reference image latent
 (frame 0, zeros after it); SigLIP tokens of the reference face go through `pose_proj` in place of T5 text
 tokens. Sampling follows A1: CogVideoX DDIM/DPM scheduler, v-prediction, classifier-free guidance against
-all-zero face tokens, 10 steps at guidance 3.
+all-zero face tokens, 10 steps at guidance 3. An openreels addition, off unless asked for: guidance toward the
+driving landmarks against the reference's own landmarks held still ("pose guidance"), which strengthens a small
+model's weak pull toward the driving expression. A model folder's openreels.json may set both scales
+("guidance", "pose_guidance"); the published A1 folder has none, so it samples as A1 does.
 
 Long driving videos run in overlapping windows of the transformer's native length. Every window shares the
 reference frame (latent 0); at each step each window predicts its own span and the predictions are blended in
@@ -161,6 +164,9 @@ class AnimatePipeline:
             )
         self.spatial_scale = 2 ** (len(vae.config.block_out_channels) - 1)
         self.temporal_scale = vae.config.temporal_compression_ratio
+        # Sampling defaults: A1's, unless the folder's openreels.json names others (see from_pretrained).
+        self.guidance_scale = 3.0
+        self.pose_guidance_scale = 1.0
 
     @classmethod
     def from_pretrained(
@@ -172,6 +178,7 @@ class AnimatePipeline:
         from transformers import SiglipImageProcessor, SiglipVisionModel
         from transformers.utils import logging as tf_logging
 
+        from openreels.models.registry import read_openreels_json
         from openreels.pipelines.a1 import A1Transformer3DModel
 
         root = resolve_checkpoint(path)
@@ -203,6 +210,9 @@ class AnimatePipeline:
                 df_logging.enable_progress_bar()
             if bars:
                 tf_logging.enable_progress_bar()
+        meta = read_openreels_json(root)
+        pipe.guidance_scale = float(meta.get("guidance", pipe.guidance_scale))
+        pipe.pose_guidance_scale = float(meta.get("pose_guidance", pipe.pose_guidance_scale))
         return pipe.to(device)
 
     def to(self, device: str | torch.device) -> AnimatePipeline:
@@ -281,14 +291,17 @@ class AnimatePipeline:
         pose_video: np.ndarray,
         face: np.ndarray,
         num_inference_steps: int = 10,
-        guidance_scale: float = 3.0,
+        guidance_scale: float | None = None,
         seed: int = 0,
+        pose_guidance_scale: float | None = None,
         window_frames: int | None = None,
         overlap_frames: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> AnimateOutput:
         """Animate `image` (H, W, 3) uint8 along `pose_video` (1 + T, H, W, 3): frame 0 is the reference's own
         landmark drawing, frames 1.. the retargeted driving landmarks. `face` is the reference face crop.
+        Scales left None take the folder's defaults. `pose_guidance_scale` other than 1 adds a third branch
+        whose landmark video is frame 0 held still.
         Returns T frames. `progress(done, total)` is called after every transformer pass."""
         height, width = image.shape[:2]
         mult = self.spatial_scale * self.transformer.config.patch_size
@@ -322,10 +335,19 @@ class AnimatePipeline:
         weights = window_weights(starts, win, motion_latents)
 
         generator = torch.Generator("cpu").manual_seed(seed)
+        if guidance_scale is None:
+            guidance_scale = self.guidance_scale
+        if pose_guidance_scale is None:
+            pose_guidance_scale = self.pose_guidance_scale
         cfg = guidance_scale > 1.0
+        pose_cfg = pose_guidance_scale != 1.0
+        branches = 1 + cfg + pose_cfg  # [no face,] face, [face with the landmarks held still]
         face_tokens = self.encode_face(face)
         if cfg:
             face_tokens = torch.cat([torch.zeros_like(face_tokens), face_tokens])
+        if pose_cfg:
+            face_tokens = torch.cat([face_tokens, face_tokens[-1:]])
+            still_pose = self.encode_pose(np.repeat(pose_video[:1], 1 + win * ts, axis=0))
         ref = self.encode_reference(image, generator)
         pose_windows = []
         for s in starts:
@@ -348,9 +370,10 @@ class AnimatePipeline:
             for s, pose_lat, w in zip(starts, pose_windows, w_t, strict=True):
                 idx = [0, *range(1 + s, 1 + s + win)]
                 x = self.scheduler.scale_model_input(latents[:, idx], t)
-                x = torch.cat([x, pose_lat, ref_window], dim=2)
-                if cfg:
-                    x = torch.cat([x, x])
+                rows = [torch.cat([x, pose_lat, ref_window], dim=2)] * (1 + cfg)
+                if pose_cfg:
+                    rows.append(torch.cat([x, still_pose, ref_window], dim=2))
+                x = torch.cat(rows)
                 out = self.transformer(
                     hidden_states=x,
                     encoder_hidden_states=face_tokens,
@@ -358,9 +381,13 @@ class AnimatePipeline:
                     image_rotary_emb=rotary,
                     return_dict=False,
                 )[0].float()
+                outs = out.chunk(branches)
+                cond = outs[int(cfg)]
+                out = cond
                 if cfg:
-                    uncond, cond = out.chunk(2)
-                    out = uncond + guidance_scale * (cond - uncond)
+                    out = out + (guidance_scale - 1) * (cond - outs[0])
+                if pose_cfg:
+                    out = out + (pose_guidance_scale - 1) * (cond - outs[-1])
                 out = out.to(self.dtype)
                 # The shared reference latent is averaged over windows; motion latents follow the ramps.
                 pred[:, :1] += out[:, :1] / len(starts)
