@@ -19,7 +19,7 @@ Examples:
 
   openreels train --recipe a2-tiny --out runs/a2/model --device cpu   # the bundled A2 (~1.5 h, one CPU thread)
 
-  openreels train --recipe a1-tiny --out runs/a1/model --device cpu   # the bundled A1 (~85 min, one CPU thread)
+  openreels train --recipe a1-tiny --out runs/a1/model --device cpu   # the bundled A1 (~1 h 45 min on 2 CPU cores)
 
   torchrun --nproc_per_node 8 -m openreels train --recipe tiny --out runs/tiny/model   # 8 GPUs, DDP
 
