@@ -300,8 +300,8 @@ class AnimatePipeline:
     ) -> AnimateOutput:
         """Animate `image` (H, W, 3) uint8 along `pose_video` (1 + T, H, W, 3): frame 0 is the reference's own
         landmark drawing, frames 1.. the retargeted driving landmarks. `face` is the reference face crop.
-        Scales left None take the folder's defaults. `pose_guidance_scale` other than 1 adds a third branch
-        whose landmark video is frame 0 held still.
+        Scales left None take the folder's defaults. `pose_guidance_scale` other than 1 adds a branch whose
+        landmark video is frame 0 held still.
         Returns T frames. `progress(done, total)` is called after every transformer pass."""
         height, width = image.shape[:2]
         mult = self.spatial_scale * self.transformer.config.patch_size
