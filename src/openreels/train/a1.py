@@ -765,9 +765,8 @@ def evaluate(
     return summary
 
 
-if (
-    __name__ == "__main__"
-):  # python -m openreels.train.a1 FOLDER [PAIRS [FIRST]]: the held-out evaluation as JSON
+# python -m openreels.train.a1 FOLDER [PAIRS [FIRST]]: the held-out evaluation as JSON
+if __name__ == "__main__":
     import sys
 
     torch.set_num_threads(1)
