@@ -40,6 +40,18 @@ def _resample(frames: np.ndarray, fps: float, target: float, marks: np.ndarray |
     return frames[idx], (marks[idx] if marks is not None else None)
 
 
+def _counter(report, label: str, total: int):
+    """A no-argument callback that counts one more item done per call."""
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        report.update(label, done, total)
+
+    return advance
+
+
 def run_animate(
     image: Path,
     driving: Path,
@@ -57,10 +69,13 @@ def run_animate(
     as_json: bool,
 ) -> dict:
     from rich.console import Console
-    from rich.progress import Progress
 
+    from openreels.cli.common import check_not_input, check_writable, quiet_libraries
+    from openreels.cli.progress import Reporter
     from openreels.face.sources import driving_shapes, reference_shape
+    from openreels.limits import check_finite, check_fits, check_seed
     from openreels.media import read_image, read_video, write_video
+    from openreels.media.video import VIDEO_SUFFIXES
     from openreels.pipelines.animate import (
         AnimatePipeline,
         animate,
@@ -71,7 +86,20 @@ def run_animate(
     console = Console(stderr=True, quiet=quiet or as_json)
     started = time.perf_counter()
 
-    # 1. Inputs, checked before anything slow.
+    # 1. Arguments and paths, checked before anything slow.
+    if output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
+    check_not_input([output], [image, driving])
+    check_writable(output)
+    check_seed(seed)
+    check_finite(guidance, "--guidance")
+    check_finite(pose_guidance, "--pose-guidance")
+    if fps is not None and not (check_finite(fps, "--fps") and fps > 0):
+        raise OpenreelsError(f"--fps must be positive, got {fps}")
+    if window is not None and window < 2:
+        raise OpenreelsError(f"--window must be at least 2 frames, got {window}")
+    requested_size = parse_size(size) if size else None
+    root, random_model = locate_a1(model)
     if image.suffix.lower() == ".npz":
         ref_frames, _ = read_video(image)
         ref_img, ref_marks = ref_frames[0], _load_stage_landmarks(image)
@@ -85,28 +113,32 @@ def run_animate(
             f"the driving video is {seconds:.2f} s long ({len(frames)} frames); use at least {MIN_DRIVING_SECONDS:g} s"
         )
     drv_marks = _load_stage_landmarks(driving)
-    root, random_model = locate_a1(model)
-    requested_size = parse_size(size) if size else None
     out_fps = fps or driving_fps
     if fps:
         frames, drv_marks = _resample(frames, driving_fps, fps, drv_marks)
+    if requested_size:
+        check_fits(len(frames) + 1, *requested_size, what="the animation")
 
     # 2. Faces, before the model loads (fail fast); the reference's at full resolution.
+    quiet_libraries()
+    report = Reporter(quiet=quiet or as_json)
     ref = reference_shape(ref_img, ref_marks, character)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("driving landmarks", total=len(frames))
-        drv = driving_shapes(frames, drv_marks, character, progress=lambda: bar.advance(task))
+    with report:
+        drv = driving_shapes(
+            frames, drv_marks, character, progress=_counter(report, "driving landmarks", len(frames))
+        )
     if random_model:
         drv.notes.append(f"{root} is an untrained random A1 (until the tiny A1 is trained): expect noise")
     for note in ref.notes + drv.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", highlight=False)
 
     # 3. The model fixes the output size; the reference and its face move into that frame.
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    with console.status("loading the model"):
+    with report:
+        report.stage("loading the model")
         pipe = AnimatePipeline.from_pretrained(root, dtype=dtype, device=device)
     if device == "cuda":
         pipe.vae.enable_tiling()  # as A1 runs: decoding 480x720 video in tiles keeps memory bounded
@@ -118,8 +150,8 @@ def run_animate(
     ref.shapes = (ref.shapes - origin) * scale
 
     # 4. Sampling and writing.
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("animating", total=None)
+    with report:
+        report.stage("animating")
         result = animate(
             pipe,
             ref_img,
@@ -130,7 +162,7 @@ def run_animate(
             pose_guidance_scale=pose_guidance,
             seed=seed,
             window_frames=window,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: report.update("animating", done, total),
         )
     metadata = {
         "task": "animate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import typer
 
@@ -14,10 +15,10 @@ def register(app: typer.Typer) -> None:
     @app.command("bench")
     def bench(
         models: str = typer.Option(
-            "v2-14b", "--model", help="Comma list: v2-1.3b, v2-14b, v1-13b (tiny-v2, tiny-v1)."
+            None, "--model", help="Comma list: v2-1.3b, v2-14b (default), v1-13b (tiny-v2, tiny-v1)."
         ),
         sizes: str = typer.Option(
-            "540p", "--size", help="Comma list: 540p (544x960x97), 720p (720x1280x121), tiny."
+            None, "--size", help="Comma list: 540p (544x960x97, default), 720p (720x1280x121), tiny."
         ),
         variants: str = typer.Option(
             "diffusers,attn,fp8",
@@ -62,6 +63,14 @@ def register(app: typer.Typer) -> None:
         """
         import os
 
+        from openreels.cli.common import check_writable
+
+        if tiny and (models or sizes):
+            raise OpenreelsError("--tiny picks its own models and size; drop --model/--size, or drop --tiny")
+        if output:
+            check_writable(Path(output))  # before the benchmark, not after it
+        if forward_repeat < 0 or steps < 0 or deadline < 0:
+            raise OpenreelsError("--repeat, --steps and --deadline must be 0 or more")
         os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
         import torch
         from rich.console import Console
@@ -72,6 +81,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True, quiet=quiet)
         if tiny:
             models, sizes = "tiny-v2,tiny-v1", "tiny"
+        models, sizes = models or "v2-14b", sizes or "540p"
         model_list = [m.strip() for m in models.split(",") if m.strip()]
         size_list = [s.strip() for s in sizes.split(",") if s.strip()]
         variant_list = [v.strip() for v in variants.split(",") if v.strip()]

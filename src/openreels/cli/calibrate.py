@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
         write: bool = typer.Option(False, "--write", help="Store the ratios in the model's openreels.json."),
         as_json: bool = typer.Option(False, "--json", help="Print the ratios as JSON only."),
     ) -> None:
+        import os
+
         from openreels.media import atomic_output
         from openreels.models import get_model, locate_weights
         from openreels.models.registry import read_openreels_json
@@ -51,6 +53,10 @@ def register(app: typer.Typer) -> None:
         spec = get_model(model)
         folder = locate_weights(spec)
         request = GenerateRequest(prompt=prompt, model=model, steps=steps, seed=seed, device=device)
+        if write and not os.access(folder, os.W_OK):  # before the run, not after it
+            raise OpenreelsError(
+                f"{folder} is read-only; copy the folder somewhere writable, or drop --write"
+            )
         ratios = calibrate_model(request)
         if write:
             settings = read_openreels_json(folder) | {"mag_ratios": ratios}

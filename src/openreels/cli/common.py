@@ -1,31 +1,99 @@
-"""Small pieces every command shares: size parsing, early output checks, quiet library loading."""
+"""Small pieces every command shares: size parsing, early output checks, quiet third-party libraries."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import warnings
 from pathlib import Path
 
 from openreels.errors import OpenreelsError
 
+# Loggers of the libraries openreels runs, silenced below ERROR unless --verbose.
+THIRD_PARTY_LOGGERS = (
+    "diffusers",
+    "transformers",
+    "huggingface_hub",
+    "accelerate",
+    "torch",
+    "absl",
+    "mediapipe",
+    "tensorflow",
+    "piper",
+    "onnxruntime",
+    "PIL",
+    "matplotlib",
+)
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'HEIGHTxWIDTH' (or one number for a square) -> (height, width)."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX*]\s*(\d+))?\s*", text or "")
+
+def parse_size(text: str, name: str = "--size") -> tuple[int, int]:
+    """'HEIGHTxWIDTH' (or one number for a square) -> (height, width), both at least 1."""
+    match = re.fullmatch(r"\s*([+-]?\d+)\s*(?:[xX*]\s*([+-]?\d+))?\s*", text or "")
     if not match:
-        raise OpenreelsError(f"--size must look like HEIGHTxWIDTH (e.g. 544x960), got {text!r}")
-    return int(match[1]), int(match[2] or match[1])
+        raise OpenreelsError(f"{name} must look like HEIGHTxWIDTH (e.g. 544x960), got {text!r}")
+    height, width = int(match[1]), int(match[2] or match[1])
+    if height < 1 or width < 1:
+        raise OpenreelsError(f"{name} must be positive (HEIGHTxWIDTH, e.g. 544x960), got {height}x{width}")
+    return height, width
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, option: str = "--output") -> None:
     """Fail before any compute when the output cannot be written."""
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OpenreelsError(f"cannot write to {parent}: {exc.strerror}; choose another --output") from exc
+        raise OpenreelsError(f"cannot write to {parent}: {exc.strerror}; choose another {option}") from exc
     if not os.access(parent, os.W_OK) or (path.exists() and (path.is_dir() or not os.access(path, os.W_OK))):
-        raise OpenreelsError(f"cannot write {path}: permission denied or not a file; choose another --output")
+        raise OpenreelsError(f"cannot write {path}: permission denied or not a file; choose another {option}")
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Fail before any compute when `folder` cannot be created or written into."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise OpenreelsError(f"{option} {folder} is a file; pass a folder") from exc
+    except OSError as exc:
+        raise OpenreelsError(f"cannot create {folder}: {exc.strerror}; choose another {option}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OpenreelsError(f"cannot write into {folder}: permission denied; choose another {option}")
+
+
+def check_not_input(outputs: list[Path], inputs: list[Path | str | None]) -> None:
+    """Refuse an output (or its sidecar) that is one of the inputs: writing it would destroy the input."""
+    given = [Path(p) for p in inputs if p]
+    for out in outputs:
+        for target in (out, out.with_suffix(".json")):
+            for source in given:
+                same = target.resolve() == source.resolve()
+                if not same and target.exists() and source.exists():
+                    same = os.path.samefile(target, source)
+                if same:
+                    what = "its sidecar " if target != out else ""
+                    raise OpenreelsError(
+                        f"--output {out} would overwrite {what}the input {source}; choose another --output"
+                    )
+
+
+def quiet_third_party(verbose: bool = False) -> None:
+    """Third-party logging, warnings and native (C++) log lines off unless --verbose: a successful run
+    prints openreels' own lines only. Called once, before any heavy library is imported."""
+    level = logging.DEBUG if verbose else logging.ERROR
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    if verbose:
+        return
+    # Read by TensorFlow Lite / MediaPipe / glog when their native code starts: errors only.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|diffusers|transformers|google)\b")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def quiet_libraries() -> None:
@@ -33,7 +101,8 @@ def quiet_libraries() -> None:
     import diffusers
     import transformers
 
-    diffusers.utils.logging.set_verbosity_error()
+    if os.environ.get("OPENREELS_VERBOSE", "") in ("", "0"):
+        diffusers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()

@@ -32,6 +32,11 @@ def _parse_ref(text: str, position: int) -> tuple[str, Path]:
     kind, sep, rest = text.partition(":")
     if sep and kind in POSITIONAL_KINDS:
         return kind, Path(rest)
+    # "dog:x.png" is a misspelt kind, not a file called "dog:x.png" (unless such a file exists).
+    if sep and kind.isalpha() and len(kind) > 1 and not Path(text).exists():
+        raise OpenreelsError(
+            f"--ref {text}: unknown kind {kind!r}; use {', '.join(POSITIONAL_KINDS)} (e.g. object:{rest})"
+        )
     return POSITIONAL_KINDS[min(position, len(POSITIONAL_KINDS) - 1)], Path(text)
 
 
@@ -69,26 +74,38 @@ def compose(
 
     Settings not given take the checkpoint's defaults (its openreels.json, else the A2 release's).
     """
-    from openreels.cli.common import check_writable, parse_size, quiet_libraries
+    from openreels.cli.common import check_not_input, check_writable, parse_size, quiet_libraries
+    from openreels.cli.progress import Reporter
+    from openreels.limits import check_finite, check_fits, check_seed
     from openreels.media.video import VIDEO_SUFFIXES
     from openreels.pipelines.compose import folder_defaults, locate_a2
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
+    parsed = [_parse_ref(text, index) for index, text in enumerate(ref)]
+    check_not_input([output], [path for _, path in parsed])
     check_writable(output)
+    if seed is not None:
+        check_seed(seed)
+    for name, value in (("--guidance", guidance), ("--shift", shift), ("--fps", fps)):
+        check_finite(value, name)
+    if fps is not None and fps <= 0:
+        raise OpenreelsError(f"--fps must be positive, got {fps}")
+    for name, value in (("--frames", frames), ("--steps", steps)):
+        if value is not None and value < 1:
+            raise OpenreelsError(f"{name} must be at least 1, got {value}")
+    if guidance is not None and guidance < 0:
+        raise OpenreelsError(f"--guidance must be 0 or more, got {guidance}")
     root = locate_a2(model)
     defaults = folder_defaults(root)
     height, width = parse_size(size) if size else (defaults.height, defaults.width)
+    check_fits((frames or defaults.frames) + len(parsed), height, width, device, what="the video")
     # Check every reference before loading a model that may take minutes to load.
     from openreels.pipelines.a2 import check_reference_count, load_reference, prepare_references
 
-    parsed = [_parse_ref(text, index) for index, text in enumerate(ref)]
     check_reference_count(len(parsed))
     references = [load_reference(path, kind) for kind, path in parsed]
     prepare_references(references, height, width)
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from openreels import __version__
     from openreels.media import write_video
@@ -96,21 +113,9 @@ def compose(
 
     quiet_libraries()
     started = time.perf_counter()
-    console = Console(stderr=True)
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet or as_json or not console.is_terminal,  # a bar only where someone watches
-    )
-    with progress:
-        task = progress.add_task("loading model", total=None)
+    with Reporter(quiet=quiet or as_json) as report:
+        report.stage("loading model")
         pipe = load_compose_pipeline(root, device=device, dtype=dtype)
-        progress.update(task, description="composing", completed=0)
         result = pipe(
             prompt,
             references,
@@ -123,9 +128,9 @@ def compose(
             shift=shift,
             seed=seed,
             fps=fps,
-            on_step=lambda done, total: progress.update(task, completed=done, total=total),
+            on_step=lambda done, total: report.update("composing", done, total),
         )
-        progress.update(task, description="writing", total=None)
+        report.stage("writing")
         elapsed = time.perf_counter() - started
         metadata = {
             **result.settings,

@@ -16,7 +16,7 @@ eval_app = typer.Typer(
 
 def _prompt_for(video: Path, prompt: str | None) -> str | dict:
     """The prompt given on the command line, else the caption/prompt in the video's JSON sidecar."""
-    if prompt:
+    if prompt is not None:
         return prompt
     sidecar = video.with_suffix(".json")
     if sidecar.is_file():
@@ -50,21 +50,21 @@ def score_cmd(
 
       openreels eval score out/*.mp4          (prompts from each video's JSON sidecar)
     """
-    from rich.progress import Progress
-
+    from openreels.cli.progress import Reporter
     from openreels.eval import score_clip
     from openreels.media import read_video
 
+    if prompt is not None and not prompt.strip():
+        raise OpenreelsError("--prompt is empty; give the prompt the videos were made from, or leave it out")
     per_clip, fields = [], {}
-    with Progress(disable=quiet or as_json, transient=True) as bar:
-        task = bar.add_task("scoring", total=len(videos))
-        for video in videos:
+    with Reporter(quiet=quiet or as_json) as report:
+        for i, video in enumerate(videos):
             frames, fps = read_video(video)
             scores = score_clip(frames, _prompt_for(video, prompt), fps)
             per_clip.append({"video": str(video), "scores": scores})
             for k, v in scores.items():
                 fields.setdefault(k, []).append(v)
-            bar.advance(task)
+            report.update("scoring", i + 1, len(videos))
     summary = {k: sum(v) / len(v) for k, v in fields.items()}
     if as_json:
         typer.echo(json.dumps({"clips": per_clip, "accuracy": summary}, indent=1))

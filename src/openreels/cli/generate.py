@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from openreels.cli.common import check_writable, parse_size, quiet_libraries
+from openreels.cli.common import check_not_input, check_writable, parse_size, quiet_libraries
+from openreels.cli.progress import Reporter
 from openreels.errors import OpenreelsError
 from openreels.runtime.cli_options import is_writer, runtime_hook, with_runtime_options
 
@@ -28,26 +29,6 @@ Examples:
 """
 
 RESOLUTIONS = {"540p": (544, 960), "720p": (720, 1280)}
-# Request fields a sidecar may carry back into a new run.
-_SIDECAR_FIELDS = (
-    "prompt",
-    "model",
-    "frames",
-    "size",
-    "steps",
-    "guidance",
-    "shift",
-    "seed",
-    "negative_prompt",
-    "ar_step",
-    "causal_block_size",
-    "overlap_history",
-    "addnoise_condition",
-    "fps",
-    "max_sequence_length",
-    "device",
-    "dtype",
-)
 
 
 def _output_paths(output: Path, count: int) -> list[Path]:
@@ -105,18 +86,12 @@ def generate_command(
 ) -> None:
     """Generate a video from a prompt (and optionally an image, start/end images or a video to extend)."""
     from openreels.media import read_image, read_video
+    from openreels.pipelines.request import load_sidecar
 
     settings: dict = {}
     inputs: dict = {}
     if from_sidecar is not None:
-        try:
-            recorded = json.loads(Path(from_sidecar).read_text())
-        except (OSError, ValueError) as exc:
-            raise OpenreelsError(f"cannot read sidecar {from_sidecar}: not a readable JSON file") from exc
-        settings = {k: recorded[k] for k in _SIDECAR_FIELDS if recorded.get(k) is not None}
-        if recorded.get("task") == "extend" and recorded.get("frames"):
-            settings["frames"] = recorded["frames"]
-        inputs = dict(recorded.get("inputs") or {})
+        settings, inputs = load_sidecar(from_sidecar)
     given = {
         "prompt": prompt,
         "model": model,
@@ -159,6 +134,7 @@ def generate_command(
         settings["frames"] = round(seconds * rate) + (0 if "video" in inputs else 1)
 
     outputs = _output_paths(output, num_videos)
+    check_not_input(outputs, [*inputs.values(), from_sidecar])
     for path in outputs:
         check_writable(path)
 
@@ -172,50 +148,24 @@ def generate_command(
         settings["size"] = tuple(settings["size"])
     request = GenerateRequest(**settings, **arrays, num_videos=num_videos)
     quiet_libraries()
-    from rich.console import Console
-
-    console = Console(stderr=True)
     notes: list[str] = []
 
     def note(text: str) -> None:
         notes.append(text)
         if not quiet:
-            console.print(f"note: {text}", highlight=False, soft_wrap=True)
+            typer.echo(f"note: {text}", err=True)
 
     hook = runtime_hook(runtime, settings.get("device"))
-    if quiet or not console.is_terminal:  # a live bar only makes sense on a terminal, not in logs
-        videos = generate(request, pipeline_hook=hook, on_note=note)
-    else:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
+    with Reporter(quiet=quiet or as_json) as report:
+        report.stage("loading model")
+        videos = generate(
+            request, pipeline_hook=hook, progress=lambda d, t, label: report.update(label, d, t), on_note=note
         )
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            job = bar.add_task("loading model", total=None)
-
-            def on_progress(done: int, total: int, label: str) -> None:
-                bar.update(job, completed=done, total=total, description=label)
-
-            videos = generate(request, pipeline_hook=hook, progress=on_progress, on_note=note)
 
     if not is_writer():  # under torchrun only rank 0 writes
         return
     results = []
-    for vid, path in zip(videos, outputs, strict=True):
+    for vid, path in zip(videos, outputs, strict=True):  # each video lands whole with its sidecar
         vid.metadata["inputs"] = {k: str(Path(v).resolve()) for k, v in inputs.items()}
         vid.metadata["crf"] = crf
         vid.save(path, crf=crf)

@@ -74,12 +74,32 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     ) -> None:
+        from openreels.cli.common import check_writable_folder
+        from openreels.limits import check_seed
         from openreels.train.loop import TrainingPaused
         from openreels.train.recipes import get_recipe, run_recipe
 
         r = get_recipe(recipe)
         if seed is not None:
-            r.seed = seed
+            r.seed = check_seed(seed)
+        if vae_steps is not None and vae_steps < 1:
+            raise OpenreelsError(
+                f"--vae-steps must be at least 1, got {vae_steps}; to skip the VAE stage pass --vae-from FOLDER"
+            )
+        if steps is not None and steps < 1:
+            raise OpenreelsError(f"--steps must be at least 1, got {steps}")
+        if grad_accum is not None and grad_accum < 1:
+            raise OpenreelsError(f"--grad-accum must be at least 1, got {grad_accum}")
+        for name, value in (
+            ("--time-limit", time_limit),
+            ("--vae-time-limit", vae_time_limit),
+            ("--render-wait", render_wait),
+        ):
+            if value is not None and value <= 0:
+                raise OpenreelsError(f"{name} must be a positive number of minutes, got {value}")
+        work = workdir or out.with_name(out.name + ".work")
+        check_writable_folder(out.absolute().parent, "--out")  # the model is exported beside it, then renamed
+        check_writable_folder(work, "--workdir")
         if source is not None:
             r.source = source
         if clips is not None:
@@ -95,7 +115,7 @@ def register(app: typer.Typer) -> None:
         if steps is not None:
             r.dit_loop = replace(r.dit_loop, steps=steps)
         if grad_accum is not None:
-            r.dit_loop = replace(r.dit_loop, grad_accum=max(1, grad_accum))
+            r.dit_loop = replace(r.dit_loop, grad_accum=grad_accum)
         if ckpt_every is not None:
             if ckpt_every < 1:
                 raise OpenreelsError("--ckpt-every must be at least 1")
@@ -120,7 +140,6 @@ def register(app: typer.Typer) -> None:
                 raise OpenreelsError(
                     "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
                 )
-        work = workdir or out.with_name(out.name + ".work")
 
         def log(line: str) -> None:
             if not quiet:

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from openreels.cli import common
+from openreels.cli.progress import Reporter
 from openreels.errors import OpenreelsError
+from openreels.limits import check_seed
 
 world_app = typer.Typer(
     help="The synthetic stage: render ground-truth clips from prompts.", no_args_is_help=True
@@ -65,11 +67,17 @@ def render_cmd(
     from openreels.media import write_video
     from openreels.world import render, scene_from_prompt, unknown_words
 
+    if not prompt.strip():
+        raise OpenreelsError(
+            "the prompt is empty; describe the scene in the stage's words (see docs/world.md)"
+        )
     size_hw = parse_stage_size(size)
     _check_frames(frames)
     _check_output(output, (".mp4", ".npz"))
-    if fps <= 0:
-        raise OpenreelsError(f"--fps must be positive, got {fps}")
+    common.check_writable(output)
+    check_seed(seed)
+    if not 0 < fps <= 240:
+        raise OpenreelsError(f"--fps must be above 0 and at most 240, got {fps}")
     ignored = unknown_words(prompt)
     if ignored and not quiet:
         typer.echo(f"note: ignored words the stage does not know: {', '.join(ignored)}", err=True)
@@ -113,7 +121,6 @@ def sample_cmd(
     Example: openreels world sample --output out/world --count 12
     """
     import numpy as np
-    from rich.progress import Progress
 
     from openreels.media import atomic_output, write_video
     from openreels.world import render, sample_scene
@@ -122,16 +129,20 @@ def sample_cmd(
     _check_frames(frames)
     if not 1 <= count <= 200:
         raise OpenreelsError(f"--count must be 1..200, got {count}")
+    if videos < 0:
+        raise OpenreelsError(f"--videos must be 0 or more, got {videos}")
     if split not in ("train", "heldout"):
         raise OpenreelsError(f"--split must be train or heldout, got {split!r}")
+    check_seed(seed)
+    if output.exists() and not output.is_dir():
+        raise OpenreelsError(f"--output {output} is a file; sample writes a folder")
+    common.check_writable(output / "sheet.png")
     rng = np.random.default_rng(seed)
     clips = []
-    with Progress(disable=quiet, transient=True) as bar:
-        task = bar.add_task("rendering", total=count)
-        for _ in range(count):
+    with Reporter(quiet=quiet) as report:
+        for i in range(count):
             clips.append(render(sample_scene(rng, split=split), frames, size_hw))
-            bar.advance(task)
-    output.mkdir(parents=True, exist_ok=True)
+            report.update("rendering", i + 1, count)
     sheet = contact_sheet(clips)
     with atomic_output(output / "sheet.png") as tmp:
         sheet.save(tmp, format="PNG")

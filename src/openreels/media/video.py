@@ -9,47 +9,132 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
-import tempfile
+import secrets
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from openreels.errors import OpenreelsError
+from openreels.errors import OpenreelsError, RunError
 
 VIDEO_SUFFIXES = {".mp4", ".npz"}
+
+
+PARTIAL = ".partial-"  # temporary names: .<stem>.partial-<pid>-<random><suffix>, next to the target
+WRITTEN: list[Path] = []  # every file this process put in place, in order (the CLI reports them on Ctrl-C)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (then its temporary files are not stale)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
+def clean_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of `path` that an earlier, killed run left behind (its process is gone)."""
+    path = Path(path)
+    prefix = f".{path.stem}{PARTIAL}"
+    removed = []
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(path.suffix)):
+            continue
+        pid = name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _new_partial(path: Path) -> Path:
+    """Create an empty temporary file for `path` in its folder, under a name the next run recognises."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.stem}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+        try:
+            # 0666 & ~umask: the permissions a plain open() would give the result.
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {path}")
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while files are renamed into place, so an interrupt cannot split a group."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def output_group(paths: list[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Yield temporary paths next to `paths`; move them all onto `paths` only if the block succeeds.
+
+    A file and its sidecar written in one group land together or not at all: every temporary file is
+    complete before the first rename, an interrupt waits until the renames are done, and a failed rename
+    takes back the ones before it. Temporary files of earlier killed runs are removed first.
+    """
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            clean_stale_partials(target)
+            temps.append(_new_partial(target))
+    except OSError as exc:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise OpenreelsError(
+            f"cannot write to {exc.filename or targets[0].parent}: {exc.strerror or exc}; choose another --output"
+        ) from exc
+    placed: list[Path] = []
+    try:
+        yield temps
+        with _signals_held():
+            for tmp, target in zip(temps, targets, strict=True):
+                os.replace(tmp, target)
+                placed.append(target)
+            WRITTEN.extend(placed)
+    except OSError as exc:
+        for target in placed:
+            target.unlink(missing_ok=True)
+        where = targets[len(placed)] if len(placed) < len(targets) else targets[0]
+        if exc.errno == errno.ENOSPC:
+            raise RunError(f"disk full while writing {where}; free some space and run again") from exc
+        raise RunError(f"cannot write {where}: {exc.strerror or exc}") from exc
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
-        )
-        os.close(fd)
-    except OSError as exc:
-        raise OpenreelsError(
-            f"cannot write to {path.parent}: {exc.strerror}; choose another --output"
-        ) from exc
-    tmp = Path(tmp_name)
-    try:
+    with output_group([path]) as (tmp,):
         yield tmp
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise OpenreelsError(f"disk full while writing {path}; free some space and run again") from exc
-        raise OpenreelsError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -80,16 +165,21 @@ def write_video(
     suffix = path.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {path.name}: use a .mp4 or .npz file name")
-    meta_json = json.dumps(metadata or {}, sort_keys=True, default=str)
-    with atomic_output(path) as tmp:
+    # allow_nan=False: NaN/Infinity are not JSON; a request lets none through, so one here is a bug to see.
+    meta_json = json.dumps(metadata or {}, sort_keys=True, default=str, allow_nan=False)
+    targets = [path] + ([path.with_suffix(".json")] if metadata is not None else [])
+    with output_group(targets) as temps:
         if suffix == ".npz":
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, frames=frames, fps=np.float32(fps), metadata=np.array(meta_json))
+            # Built in memory, then written in one call: a full disk is then one clean OSError, not a
+            # ZipFile left half-closed that complains again when it is collected.
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, frames=frames, fps=np.float32(fps), metadata=np.array(meta_json))
+            temps[0].write_bytes(buffer.getvalue())
         else:
-            _write_mp4(tmp, frames, fps, meta_json, crf, audio)
-    if metadata is not None:
-        with atomic_output(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str) + "\n")
+            _write_mp4(temps[0], frames, fps, meta_json, crf, audio)
+        if metadata is not None:
+            sidecar = json.dumps(metadata, indent=2, sort_keys=True, default=str, allow_nan=False)
+            temps[1].write_text(sidecar + "\n")
     return path
 
 
@@ -141,23 +231,57 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     try:
         if path.suffix.lower() == ".npz":
             with np.load(path) as data:
-                return _check_frames(data["frames"]), float(data["fps"])
-        import av
+                if "frames" not in data.files:
+                    raise OpenreelsError(f"{path} holds no 'frames' array; it is not an openreels .npz video")
+                frames, fps = data["frames"], float(data["fps"]) if "fps" in data.files else 24.0
+        else:
+            import av
 
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 24)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-        return _check_frames(np.stack(frames)), fps
+            with av.open(str(path)) as container:
+                if not container.streams.video:
+                    raise OpenreelsError(f"{path} has no video stream (audio only?); pass a video file")
+                stream = container.streams.video[0]
+                fps = float(stream.average_rate or stream.guessed_rate or 24)
+                frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            frames = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
+        if len(frames) == 0:
+            raise OpenreelsError(f"{path} holds no frames; pass a video with at least one frame")
+        if not (np.isfinite(fps) and fps > 0):
+            raise OpenreelsError(f"{path} records a frame rate of {fps}; re-encode it with a real frame rate")
+        return _check_frames(frames), fps
     except OpenreelsError:
         raise
     except Exception as exc:  # PyAV and numpy raise many types for corrupt input
         raise OpenreelsError(f"cannot read video {path}: it is not a readable video file ({exc})") from exc
 
 
+# Modes holding more than 8 bits per channel, and the largest value each stores.
+_WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535}
+
+
+def _to_rgb(img, background: tuple[int, int, int]) -> np.ndarray:
+    """Any Pillow mode as (H, W, 3) uint8: 16-bit grey scaled (not clipped), transparency composited."""
+    from PIL import Image
+
+    if img.mode in _WIDE_MODES:
+        values = np.asarray(img, dtype=np.float64)
+        if values.size and values.max() > _WIDE_MODES[img.mode]:  # a 32-bit integer image, not 16-bit
+            raise OpenreelsError("a 32-bit integer image is not supported; save it as an 8- or 16-bit PNG")
+        grey = np.round(values * 255.0 / _WIDE_MODES[img.mode]).clip(0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode == "F":
+        raise OpenreelsError("a floating-point image is not supported; save it as an 8- or 16-bit PNG")
+    if img.mode in ("RGBA", "LA", "PA", "P", "La", "RGBa") or "transparency" in img.info:
+        img = img.convert("RGBA")
+        canvas = Image.new("RGBA", img.size, background + (255,))
+        img = Image.alpha_composite(canvas, img)
+    return np.asarray(img.convert("RGB"))
+
+
 def read_image(path: str | os.PathLike, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 RGB; transparency is composited onto `background` (white)."""
-    from PIL import Image, UnidentifiedImageError
+    """Read an image as (H, W, 3) uint8 RGB, upright as its EXIF says, at any bit depth (16-bit grey is
+    scaled to 8 bits); transparency is composited onto `background` (white)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
@@ -167,13 +291,11 @@ def read_image(path: str | os.PathLike, background: tuple[int, int, int] = (255,
             img.load()
             if img.width == 0 or img.height == 0:
                 raise OpenreelsError(f"image {path} is empty (0 pixels)")
-            if img.mode in ("RGBA", "LA", "P"):
-                img = img.convert("RGBA")
-                canvas = Image.new("RGBA", img.size, background + (255,))
-                img = Image.alpha_composite(canvas, img)
-            return np.asarray(img.convert("RGB"))
-    except OpenreelsError:
-        raise
+            return _to_rgb(ImageOps.exif_transpose(img), background)
+    except OpenreelsError as exc:
+        if str(path) in str(exc):
+            raise
+        raise OpenreelsError(f"image {path}: {exc}") from exc
     except Image.DecompressionBombError as exc:
         raise OpenreelsError(f"image {path} is too large to read safely ({exc}); resize it first") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

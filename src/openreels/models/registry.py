@@ -365,7 +365,18 @@ def get_model(id_or_path: str | Path) -> ModelSpec:
     path = Path(id_or_path).expanduser()
     if path.is_dir():
         return spec_from_folder(path)
-    known = ", ".join(s.id for s in _REGISTRY)
-    raise OpenreelsError(
-        f"unknown model {str(id_or_path)!r}: use one of {known}, or a checkpoint folder path"
-    )
+    text = str(id_or_path)
+    if path.exists():
+        raise OpenreelsError(f"--model {text} is a file; pass a checkpoint folder or a model id")
+    if isinstance(id_or_path, Path) or text.startswith((".", "~", "/")):
+        raise OpenreelsError(f"model folder not found: {text}; check the path, or pass a model id")
+    import difflib
+
+    ids = [s.id for s in _REGISTRY]
+    close = difflib.get_close_matches(text, ids, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    if "/" in text:  # a Hugging Face repo id openreels does not know, or a relative folder that is not there
+        raise OpenreelsError(
+            f"unknown model {text!r}: no such folder here and no registered repo; {hint}see `openreels models`"
+        )
+    raise OpenreelsError(f"unknown model {text!r}; {hint}see `openreels models` for the {len(ids)} ids")

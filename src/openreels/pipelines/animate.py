@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from openreels.errors import OpenreelsError
+from openreels.pipelines.request import check_finite_frames
 
 # Sub-folders of the published Skywork/SkyReels-A1 layout that inference needs (text_encoder/ and tokenizer/
 # exist there too but A1 never uses text: face tokens replace them).
@@ -413,6 +414,7 @@ class AnimatePipeline:
         """(1, F, C, h, w) latents -> (1 + 4(F-1), H, W, 3) uint8 frames."""
         x = latents.permute(0, 2, 1, 3, 4) / self.vae.config.scaling_factor
         video = self.vae.decode(x).sample[0]  # (3, T, H, W) in [-1, 1]
+        check_finite_frames(video, "the A1 checkpoint")
         video = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return video.permute(1, 2, 3, 0).cpu().numpy()
 

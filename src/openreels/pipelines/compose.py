@@ -33,6 +33,7 @@ from diffusers import AutoencoderKLWan, DiffusionPipeline, UniPCMultistepSchedul
 from openreels.errors import OpenreelsError
 from openreels.pipelines.a2.layout import REQUIRED_SUBFOLDERS, TEXT_SUBFOLDERS
 from openreels.pipelines.a2.references import Reference, prepare_references
+from openreels.pipelines.request import check_finite_frames
 
 # The Wan attention splits its context as [image tokens, last 512 text tokens], so prompts pad to exactly 512.
 TEXT_TOKENS = 512
@@ -204,6 +205,7 @@ class ComposePipeline(DiffusionPipeline):
         """Latents (1, z, L, h, w) -> frames (T, H, W, 3) uint8."""
         mean, std = self._latent_stats(latents.device)
         video = self.vae.decode((latents * std + mean).to(self.vae.dtype), return_dict=False)[0]
+        check_finite_frames(video, "the A2 checkpoint")
         video = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return video.permute(1, 2, 3, 0).cpu()
 

@@ -22,7 +22,7 @@ from openreels.models.tiny import is_random_standin
 from openreels.models.weights import locate_weights
 from openreels.pipelines.df import count_rows, plan_windows
 from openreels.pipelines.loader import load_pipeline, resolve_device, resolve_dtype
-from openreels.pipelines.request import GenerateRequest, Video
+from openreels.pipelines.request import GenerateRequest, Video, check_finite_frames
 
 Progress = Callable[[int, int, str], None]
 PipelineHook = Callable[[object], "bool | None"]
@@ -296,6 +296,18 @@ def _call_kwargs(p: Plan, request: GenerateRequest) -> dict:
     return kw
 
 
+def _prompt_tokens_note(pipe, p: Plan, kwargs: dict) -> str | None:
+    """A note when the prompt is longer than the text encoder reads: the tail would vanish silently."""
+    limit = kwargs.get("max_sequence_length")
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if not limit or tokenizer is None:
+        return None
+    count = len(tokenizer(p.prompt, add_special_tokens=True, truncation=False)["input_ids"])
+    if count <= limit:
+        return None
+    return f"the prompt is {count} tokens; {p.spec.id} reads only the first {limit}, the rest is ignored"
+
+
 def _to_uint8(frames) -> np.ndarray:
     return (np.clip(np.asarray(frames, dtype=np.float32), 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
@@ -334,6 +346,11 @@ def generate(
     try:
         pipe = _get_pipeline(p, device, dtype, pipeline_hook)
         _set_shift(pipe, p.shift)
+        long_prompt = _prompt_tokens_note(pipe, p, kwargs)
+        if long_prompt:
+            p.notes.append(long_prompt)
+            if on_note:
+                on_note(long_prompt)
         if p.is_df:
             pipe.step_block_size = p.causal_block_size
         done = 0
@@ -360,6 +377,7 @@ def generate(
                 out = pipe(
                     **kwargs, generator=torch.Generator("cpu").manual_seed(seed), callback_on_step_end=on_step
                 ).frames[0]
+            check_finite_frames(out, f"the checkpoint {p.spec.id}")
             frames = _to_uint8(out)
             if p.task == "extend":
                 # diffusers returns input + re-decoded overlap + new frames; keep the input and the new ones.

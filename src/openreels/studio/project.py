@@ -14,8 +14,12 @@ killed render loses only the shot in progress and the next run picks up from the
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import os
+import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,7 +33,7 @@ from openreels.errors import OpenreelsError
 from openreels.media.edit import assemble, burn_subtitles, contact_sheet, layout, mix, upscale
 from openreels.media.subtitles import Cue, write_srt
 from openreels.media.tts import TTS, get_tts, resample, resolve_tts
-from openreels.media.video import atomic_output, write_video
+from openreels.media.video import PARTIAL, atomic_output, pid_alive, write_video
 from openreels.studio.cast import Cast, Character, build_cast
 from openreels.studio.render import (
     ReferenceRenderer,
@@ -457,16 +461,33 @@ class Project:
         return info
 
 
+def _clean_stale_builds(parent: Path, name: str) -> None:
+    """Remove the half-built project folders of earlier `drama new` runs that were killed."""
+    prefix = f".{name}{PARTIAL}"
+    for entry in parent.glob(f".{glob.escape(name)}{PARTIAL}*"):
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        if entry.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def new_project(
     root: str | Path, source: str | Path, writer: str = "auto", settings: Settings | None = None
 ) -> Project:
-    """Create DIR from a .fountain screenplay or a .txt story (written into a screenplay by `writer`)."""
+    """Create DIR from a .fountain screenplay or a .txt story (written into a screenplay by `writer`).
+
+    The project is built in a hidden folder beside DIR and moved into place only when complete, so DIR
+    holds a whole project or nothing of one, whatever fails or interrupts the run."""
     root, source = Path(root), Path(source)
     if (root / "project.yaml").exists():
         raise OpenreelsError(f"{root} already holds a project; use `openreels drama plan|render {root}`")
+    if root.exists() and not root.is_dir():
+        raise OpenreelsError(f"{root} is a file; pass a new folder for the project")
     if not source.is_file():
         raise OpenreelsError(f"{source} not found; pass a .fountain screenplay or a .txt story with --from")
-    text = source.read_text(encoding="utf-8")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise OpenreelsError(f"{source} is not UTF-8 text; save it as UTF-8 and run again") from exc
     story = None
     if source.suffix.lower() in (".fountain", ".spmd"):
         parse_fountain(text, source=source.name)  # fail before anything is written
@@ -477,16 +498,51 @@ def new_project(
     else:
         raise OpenreelsError(f"{source.name}: use a .fountain screenplay or a .txt story")
     screenplay = parse_fountain(fountain)
-    root.mkdir(parents=True, exist_ok=True)
-    if story is not None:
-        with atomic_output(root / "story.txt") as tmp:
-            tmp.write_text(story, encoding="utf-8")
-    with atomic_output(root / "screenplay.fountain") as tmp:
-        tmp.write_text(fountain, encoding="utf-8")
-    meta = ProjectFile(
-        title=screenplay.title, writer=writer_name, source=str(source), settings=settings or Settings()
-    )
-    _write_yaml(root / "project.yaml", meta.model_dump(mode="json"))
-    project = Project(root)
-    project.cast(screenplay)
-    return project
+    parent = root.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_builds(parent, root.name)
+        build = parent / f".{root.name}{PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
+        build.mkdir()
+    except OSError as exc:
+        raise OpenreelsError(
+            f"cannot create the project in {parent}: {exc.strerror or exc}; choose another folder"
+        ) from exc
+    try:
+        if story is not None:
+            (build / "story.txt").write_text(story, encoding="utf-8")
+        (build / "screenplay.fountain").write_text(fountain, encoding="utf-8")
+        meta = ProjectFile(
+            title=screenplay.title, writer=writer_name, source=str(source), settings=settings or Settings()
+        )
+        _write_yaml(build / "project.yaml", meta.model_dump(mode="json"))
+        Project(build).cast(screenplay)
+        _move_into(build, root)
+    except OSError as exc:
+        raise OpenreelsError(
+            f"cannot write the project {root}: {exc.strerror or exc}; nothing was created"
+        ) from exc
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return Project(root)
+
+
+def _move_into(build: Path, root: Path) -> None:
+    """Put the finished project in place: one rename for a new folder; into an existing folder (say, the
+    one holding the story) file by file, refusing to overwrite and taking back the moves if one fails."""
+    if not root.exists():
+        os.rename(build, root)
+        return
+    names = sorted(p.name for p in build.iterdir())
+    clash = [n for n in names if (root / n).exists()]
+    if clash:
+        raise OpenreelsError(f"{root} already has {clash[0]}; create the project in a new or empty folder")
+    moved: list[str] = []
+    try:
+        for name in names:
+            os.rename(build / name, root / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:
+            os.rename(root / name, build / name)
+        raise

@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -22,6 +23,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
+
+from openreels.errors import OpenreelsError
 
 
 @dataclass
@@ -213,14 +216,24 @@ class Trainer:
     def try_resume(self) -> bool:
         if not self.ckpt_path.exists():
             return False
-        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        self.module.load_state_dict(state["module"])
-        if self.ema is not None and state["ema"] is not None:
-            self.ema.load_state_dict(state["ema"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
+        try:
+            if not zipfile.is_zipfile(
+                self.ckpt_path
+            ):  # torch.save writes a zip; garbage can unpickle to anything
+                raise ValueError("not a torch checkpoint")
+            state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+            self.module.load_state_dict(state["module"])
+            if self.ema is not None and state["ema"] is not None:
+                self.ema.load_state_dict(state["ema"])
+            self.opt.load_state_dict(state["opt"])
+            self.sched.load_state_dict(state["sched"])
+            self.step = int(state["step"])
+            self.elapsed = float(state["elapsed"])
+        except Exception as exc:  # unpickling damaged bytes raises almost anything (MemoryError too)
+            raise OpenreelsError(
+                f"the checkpoint {self.ckpt_path} is damaged or from another recipe ({type(exc).__name__}); "
+                "delete it to start this stage over, or pass another --workdir"
+            ) from exc
         return True
 
     def _should_pause(self) -> bool:
