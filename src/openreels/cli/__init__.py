@@ -6,8 +6,10 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import signal
 import sys
+import textwrap
 import threading
 import traceback
 
@@ -104,8 +106,34 @@ def _raise_interrupt(signum: int, frame) -> None:
     raise Interrupted(signum)
 
 
-def _finite_floats(command) -> None:
-    """Every float option of every command refuses NaN and infinity as a usage error (exit 2)."""
+_EXAMPLE_STARTS = ("openreels ", "torchrun ", "OPENREELS_", "PYTHONPATH=")
+
+
+def verbatim_examples(text: str | None) -> str | None:
+    """Help text whose "Examples:" block click prints line by line: it gets a paragraph of its own and
+    click's \\b marker, so it neither runs into the summary (nor the command list) nor is rewrapped.
+    Example paragraphs are those starting with a command; prose after them stays ordinary text."""
+    if not text or "\b" in text:
+        return text
+    match = re.search(r"^[ \t]*(Examples?):[ \t]*(.*)$", text, flags=re.MULTILINE)
+    if match is None:
+        return text
+    head = text[: match.start()].rstrip()
+    rest = text[match.end() :]
+    examples = [match[2].strip()] if match[2].strip() else []
+    paragraphs = re.split(r"\n[ \t]*\n", rest.strip("\n"))
+    while paragraphs and paragraphs[0].strip().startswith(_EXAMPLE_STARTS):
+        examples += [line.strip() for line in paragraphs.pop(0).splitlines() if line.strip()]
+    block = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in examples)
+    after = [textwrap.dedent(p).strip() for p in paragraphs if p.strip()]
+    return "\n\n".join(part for part in (head, block, *after) if part)
+
+
+def _prepare(command) -> None:
+    """Every float option of every command refuses NaN and infinity as a usage error (exit 2), and every
+    help keeps its examples line by line."""
+    command.help = verbatim_examples(command.help)
+    command.epilog = verbatim_examples(command.epilog)
 
     def checked(process, param, ctx, value):
         value = process(ctx, value)
@@ -117,7 +145,7 @@ def _finite_floats(command) -> None:
     for param in command.params:
         param.process_value = functools.partial(checked, param.process_value, param)
     for sub in getattr(command, "commands", {}).values():
-        _finite_floats(sub)
+        _prepare(sub)
 
 
 def _exception_class(name: str) -> type:
@@ -167,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     128+signal interrupted)."""
     _register_commands()
     command = typer.main.get_command(app)
-    _finite_floats(command)
+    _prepare(command)
     usage_error = _exception_class("UsageError")
     click_error = _exception_class("ClickException")
     handlers = {}

@@ -195,7 +195,7 @@ def run_animate(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("animate", help="Animate a portrait with a driving video (SkyReels-A1)." + EXAMPLES)
+    @app.command("animate", help="Animate a portrait with a driving video (SkyReels-A1).\n\n" + EXAMPLES)
     def animate_cmd(
         image: Path = typer.Option(
             ..., "--image", help="Reference portrait (PNG/JPEG), or a stage clip .npz."

@@ -10,9 +10,18 @@ import typer
 
 from openreels.errors import OpenreelsError
 
+SUMMARY = "Benchmark one forward, one CFG step and end-to-end steps, beside plain diffusers in the same run."
+EXAMPLES = """
+openreels bench --tiny
+openreels bench --model v2-14b --size 540p --variants diffusers,attn,fp8 -o bench.json
+openreels bench --model v2-14b --variants fp8 --max-memory 24GB
+openreels bench --model v2-1.3b --variants diffusers,fp8 --steps 30 --cache teacache
+openreels bench --model v2-14b --variants diffusers --steps 30 --cache magcache
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("bench")
+    @app.command("bench", help=SUMMARY + "\n\nExamples:\n" + EXAMPLES)
     def bench(
         models: str = typer.Option(
             None, "--model", help="Comma list: v2-1.3b, v2-14b (default), v1-13b (tiny-v2, tiny-v1)."
@@ -52,15 +61,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
         quiet: bool = typer.Option(False, "--quiet", help="Print nothing but errors."),
     ) -> None:
-        """Benchmark one forward, one CFG step and end-to-end steps, beside plain diffusers in the same run.
-
-        Examples:
-          openreels bench --tiny
-          openreels bench --model v2-14b --size 540p --variants diffusers,attn,fp8 -o bench.json
-          openreels bench --model v2-14b --variants fp8 --max-memory 24GB
-          openreels bench --model v2-1.3b --variants diffusers,fp8 --steps 30 --cache teacache
-          openreels bench --model v2-14b --variants diffusers --steps 30 --cache magcache
-        """
         import os
 
         from openreels.cli.common import check_writable

@@ -16,9 +16,6 @@ Examples:
 
   openreels calibrate --model ./SkyReels-V2-DF-1.3B-540P-Diffusers --write
   openreels generate "A man walking left" --model ./SkyReels-V2-DF-1.3B-540P-Diffusers --cache magcache
-
-The ratios are checkpoint-specific: one uncached generation at the model's defaults measures them. --write
-stores them in the model folder's openreels.json, where --cache magcache finds them.
 """
 
 DEFAULT_PROMPT = (
@@ -28,7 +25,11 @@ DEFAULT_PROMPT = (
 
 def register(app: typer.Typer) -> None:
     @app.command(
-        "calibrate", help="Measure a checkpoint's MagCache ratios (for --cache magcache)." + EXAMPLES
+        "calibrate",
+        help="Measure a checkpoint's MagCache ratios (for --cache magcache).\n\n"
+        "The ratios are checkpoint-specific: one uncached generation at the model's defaults measures them. "
+        "--write stores them in the model folder's openreels.json, where --cache magcache finds them.\n\n"
+        + EXAMPLES,
     )
     def calibrate(
         model: str = typer.Option(

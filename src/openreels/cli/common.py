@@ -80,11 +80,10 @@ def check_not_input(outputs: list[Path], inputs: list[Path | str | None]) -> Non
 def quiet_third_party(verbose: bool = False) -> None:
     """Third-party logging, warnings and native (C++) log lines off unless --verbose: a successful run
     prints openreels' own lines only. Called once, before any heavy library is imported."""
-    level = logging.DEBUG if verbose else logging.ERROR
-    for name in THIRD_PARTY_LOGGERS:
-        logging.getLogger(name).setLevel(level)
-    if verbose:
+    if verbose:  # the libraries' own defaults
         return
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     # Read by TensorFlow Lite / MediaPipe / glog when their native code starts: errors only.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("GLOG_minloglevel", "2")

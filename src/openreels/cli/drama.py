@@ -8,8 +8,15 @@ from pathlib import Path
 
 import typer
 
+from openreels.cli.progress import Reporter
+
 drama = typer.Typer(
-    help="Short drama: screenplay or story -> cast -> storyboard -> shots -> voices -> episode.mp4.",
+    help="Short drama: screenplay or story -> cast -> storyboard -> shots -> voices -> episode.mp4.\n\n"
+    "Examples:\n\n"
+    "  openreels drama new ep1 --from examples/the_red_umbrella.fountain\n\n"
+    "  openreels drama plan ep1\n\n"
+    "  openreels drama render ep1\n\n"
+    "  openreels drama status ep1",
     no_args_is_help=True,
 )
 
@@ -24,23 +31,6 @@ Examples:
 """
 
 
-def _progress(quiet: bool):
-    """A rich progress bar fed by the studio's (stage, done, total) callback, or nothing when quiet."""
-    if quiet:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    tasks: dict[str, int] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return bar, update
-
-
 def _print(data: dict, as_json: bool, quiet: bool) -> None:
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
@@ -50,7 +40,7 @@ def _print(data: dict, as_json: bool, quiet: bool) -> None:
 
 
 @drama.command(
-    "new", help="Create a project folder from a .fountain screenplay or a .txt story." + EXAMPLES_NEW
+    "new", help="Create a project folder from a .fountain screenplay or a .txt story.\n\n" + EXAMPLES_NEW
 )
 def new(
     directory: Path = typer.Argument(..., help="Project folder to create."),
@@ -92,12 +82,8 @@ def plan(
     from openreels.studio import Project
 
     project = Project(directory)
-    bar, update = _progress(quiet or as_json)
-    if bar:
-        with bar:
-            board = project.plan(force=force, progress=update)
-    else:
-        board = project.plan(force=force)
+    with Reporter(quiet=quiet or as_json) as report:
+        board = project.plan(force=force, progress=report.update)
     shots = [
         {
             "id": s.id,
@@ -165,12 +151,8 @@ def render(
 
         project.meta.settings = Settings.checked(**(project.settings.model_dump() | updates))
         project.save_meta()
-    bar, update = _progress(quiet or as_json)
-    if bar:
-        with bar:
-            report = project.render(progress=update)
-    else:
-        report = project.render()
+    with Reporter(quiet=quiet or as_json) as progress:
+        report = project.render(progress=progress.update)
     _print(asdict(report), as_json, quiet)
 
 

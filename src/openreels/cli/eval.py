@@ -10,7 +10,12 @@ import typer
 from openreels.errors import OpenreelsError
 
 eval_app = typer.Typer(
-    help="Quality evaluation: prompt adherence probes and temporal consistency.", no_args_is_help=True
+    help="Quality evaluation: prompt adherence probes and temporal consistency.\n\n"
+    "Examples:\n\n"
+    "  openreels eval score out/*.mp4\n\n"
+    "  openreels eval consistency long.mp4 --window 24\n\n"
+    "  openreels eval probes --count 40",
+    no_args_is_help=True,
 )
 
 

@@ -192,4 +192,4 @@ def generate_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate", help=(generate_command.__doc__ or "") + "\n" + EXAMPLES)(generate_command)
+    app.command("generate", help=(generate_command.__doc__ or "") + "\n\n" + EXAMPLES)(generate_command)

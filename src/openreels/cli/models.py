@@ -66,4 +66,4 @@ def models_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("models", help=(models_command.__doc__ or "") + "\n" + EXAMPLES)(models_command)
+    app.command("models", help=(models_command.__doc__ or "") + "\n\n" + EXAMPLES)(models_command)

@@ -23,15 +23,22 @@ Examples:
 
   torchrun --nproc_per_node 8 -m openreels train --recipe tiny --out runs/tiny/model   # 8 GPUs, DDP
 
-A run killed at any point and started again with the same arguments resumes from its last checkpoint
-(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot):
-
-  openreels train --recipe tiny --out runs/tiny/model --stop-after 9   # repeat until it exports
+  openreels train --recipe tiny --out runs/tiny/model --stop-after 9   # pause after 9 min; repeat until it exports
 """
+RESUME = (
+    "A run killed at any point and started again with the same arguments resumes from its last checkpoint "
+    "(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot)."
+)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", help="Train a model from a recipe (flow matching + diffusion forcing)." + EXAMPLES)
+    @app.command(
+        "train",
+        help="Train a model from a recipe (flow matching + diffusion forcing).\n\n"
+        + RESUME
+        + "\n\n"
+        + EXAMPLES,
+    )
     def train(
         recipe: str = typer.Option(
             "tiny",

@@ -13,7 +13,12 @@ from openreels.errors import OpenreelsError
 from openreels.limits import check_seed
 
 world_app = typer.Typer(
-    help="The synthetic stage: render ground-truth clips from prompts.", no_args_is_help=True
+    help="The synthetic stage: render ground-truth clips from prompts.\n\n"
+    "Examples:\n\n"
+    '  openreels world render "Medium shot. A man in a red shirt is waving. Beach, midday." -o clip.mp4\n\n'
+    "  openreels world sample --output out/world --count 12\n\n"
+    "  openreels world bench --workers 2 --count 400",
+    no_args_is_help=True,
 )
 
 

@@ -121,6 +121,15 @@ def sheet_from_text(name: str, text: str, used_shirts: set[str]) -> dict:
     }
 
 
+def _in_voice_range(factor: float) -> float:
+    """A voice factor folded into 0.5-2.0 (VoiceSheet's range)."""
+    while factor > 2.0:
+        factor /= 2.0
+    while factor < 0.5:
+        factor *= 2.0
+    return factor
+
+
 def build_cast(screenplay: Screenplay, existing: Cast | None = None) -> Cast:
     """A sheet for every speaking character; sheets already in `existing` (a person's edits) are kept."""
     kept = {c.name: c for c in (existing.characters if existing else [])}
@@ -134,10 +143,16 @@ def build_cast(screenplay: Screenplay, existing: Cast | None = None) -> Cast:
             fields = sheet_from_text(name, describing_text(name, screenplay), used)
             pitch, rate, variant = KIND_VOICES[fields["kind"]]
             # A distinct voice per character: each further speaker of a kind shifts pitch and rate.
+            # Five pitch steps per lap, each lap a little slower, all kept inside the TTS's 0.5-2.0 range, so
+            # a cast of any size gets valid voices (the first five of a kind are as they always were).
             n = sum(1 for c in characters if c.kind == fields["kind"])
-            pitch, rate = pitch * (1 + 0.1 * n * (-1) ** n), rate * (1 + 0.06 * n)
-            while (round(pitch, 3), round(rate, 3)) in voices:
-                pitch *= 1.07
+            step, lap = n % 5, n // 5
+            pitch = _in_voice_range(pitch * (1 + 0.1 * step * (-1) ** step))
+            rate = _in_voice_range(rate * (1 + 0.06 * step) * 0.97**lap)
+            for _ in range(100):  # a distinct voice if one is near; else share one
+                if (round(pitch, 3), round(rate, 3)) not in voices:
+                    break
+                pitch = pitch * 1.07 if pitch * 1.07 <= 2.0 else pitch * 1.07 - 1.5
             voice = VoiceSheet(pitch=round(pitch, 3), rate=round(rate, 3), variant=variant)
             character = Character(voice=voice, **fields)
         voices.add((round(character.voice.pitch, 3), round(character.voice.rate, 3)))

@@ -429,6 +429,8 @@ class Project:
             f"{c.name}: {c.description or c.phrase()}; voice pitch {c.voice.pitch} rate {c.voice.rate}"
             for c in cast.characters
         ]
+        if not portraits:  # nobody speaks: there is no cast to draw
+            return sheet
         with atomic_output(self.path("cast.png")) as tmp:
             Image.fromarray(contact_sheet(portraits, names, columns=max(1, len(portraits)))).save(
                 tmp, format="PNG"

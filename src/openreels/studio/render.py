@@ -20,9 +20,10 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from openreels.errors import OpenreelsError
+from openreels.limits import MAX_SEED
 from openreels.studio.cast import Cast, Character
 from openreels.studio.storyboard import Shot
 
@@ -34,15 +35,17 @@ class Settings(BaseModel):
     """How a project renders; stored in project.yaml and editable there or by `drama render` options.
     Unset (None) size, fps and window take the model's own (see `resolve`)."""
 
+    model_config = ConfigDict(allow_inf_nan=False)  # NaN/Inf settings are refused, not stored
+
     model: str = "openreels-tiny"
     renderer: Literal["model", "stage"] = "model"  # "stage": draw the storyboard itself (an animatic)
     size: tuple[int, int] | None = None  # (height, width) of generated shots
     fps: float | None = Field(None, gt=0)  # episode frame rate
     window: int | None = Field(None, ge=5)  # frames one generation call makes
     long_in_one: bool = False  # the model makes shots longer than a window itself (diffusion forcing)
-    steps: int | None = None  # None: the model's default
-    guidance: float | None = None
-    seed: int = 0
+    steps: int | None = Field(None, ge=1)  # None: the model's default
+    guidance: float | None = Field(None, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     consistency: Literal["keyframe", "reference", "compose", "none"] = "keyframe"
     compose_model: str = "openreels-a2-tiny"  # the A2 model of consistency "compose"
     tts: Literal["auto", "piper", "espeak"] = "auto"
