@@ -157,7 +157,6 @@ def generate_command(
 
     hook = runtime_hook(runtime, settings.get("device"))
     with Reporter(quiet=quiet or as_json) as report:
-        report.stage("loading model")
         videos = generate(
             request, pipeline_hook=hook, progress=lambda d, t, label: report.update(label, d, t), on_note=note
         )

@@ -82,8 +82,7 @@ class Reporter:
         self._last_line = now
         elapsed = now - self._stage_start
         line = label
-        if total:
-            done = done or 0
+        if total and done:
             line += f" {done}/{total} ({100 * done // total}%), {_clock(elapsed)} elapsed"
             if 0 < done < total:
                 line += f", eta {_clock(elapsed / done * (total - done))}"

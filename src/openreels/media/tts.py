@@ -73,9 +73,9 @@ class PiperTTS:
         from piper import SynthesisConfig
 
         # Pitch without a duration change: speak slower by `pitch`, then play back `pitch` times faster.
-        # noise_w_scale=0: phoneme durations without random jitter, so a line always lasts as long
-        # (shot lengths, the render cache and A/V sync depend on it).
-        config = SynthesisConfig(length_scale=voice.pitch / voice.rate, noise_w_scale=0.0)
+        # noise_w_scale=0 and noise_scale=0: no random draws (VITS samples both unseeded), so a line always
+        # lasts as long and sounds the same (shot lengths, the render cache and A/V sync depend on it).
+        config = SynthesisConfig(length_scale=voice.pitch / voice.rate, noise_w_scale=0.0, noise_scale=0.0)
         gap = np.zeros(int(SENTENCE_GAP_S * self.sample_rate), dtype=np.float32)
         parts: list[np.ndarray] = []
         for chunk in self._voice.synthesize(text, config):

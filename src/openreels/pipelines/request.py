@@ -148,12 +148,14 @@ class GenerateRequest(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> GenerateRequest:
-        """Model-derived bounds, checked before any weights load: the model exists, the seeds are valid,
-        and the frames and latents of the whole video fit in this machine's memory."""
+        """Model-derived bounds, checked before any weights load: the model and its weights exist, the
+        seeds are valid, and the frames and latents of the whole video fit in this machine's memory."""
         from openreels.models.registry import get_model
+        from openreels.models.weights import locate_weights
 
         check_seed(self.seed, self.num_videos)
         spec = get_model(self.model)
+        locate_weights(spec)  # a missing download is named now, not after a progress bar has started
         height, width = self.size or (self.video.shape[1:3] if self.video is not None else spec.size)
         frames = self.frames or spec.frames
         if self.video is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from openreels.errors import OpenreelsError
+from openreels.errors import OpenreelsError, RunError
 from openreels.models.registry import ModelSpec, get_model
 from openreels.models.tiny import is_random_standin
 from openreels.models.weights import locate_weights
@@ -343,6 +343,8 @@ def generate(
     total = sum(rows) * request.num_videos
     kwargs = _call_kwargs(p, request)
     videos = []
+    if progress:  # every check has passed: from here on it is work
+        progress(0, total, "loading model")
     try:
         pipe = _get_pipeline(p, device, dtype, pipeline_hook)
         _set_shift(pipe, p.shift)
@@ -389,7 +391,7 @@ def generate(
             videos[-1].metadata["elapsed_s"] = round(time.perf_counter() - start, 3)
     except torch.OutOfMemoryError as exc:
         h, w = p.size
-        raise OpenreelsError(
+        raise RunError(
             f"the GPU ran out of memory at {h}x{w}x{p.frames}; try --offload, --dtype bfloat16 or a smaller --size/--frames"
         ) from exc
     return videos
