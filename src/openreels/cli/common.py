@@ -38,27 +38,27 @@ def parse_size(text: str, name: str = "--size") -> tuple[int, int]:
     return height, width
 
 
+def _creatable(folder: Path, option: str) -> None:
+    """Fail unless `folder` exists as a writable folder or could be created; creates nothing, so a run
+    refused later leaves no empty folder behind."""
+    folder = folder.absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise OpenreelsError(f"{existing} is a file, not a folder; choose another {option}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OpenreelsError(f"cannot write into {existing}: permission denied; choose another {option}")
+
+
 def check_writable(path: Path, option: str = "--output") -> None:
     """Fail before any compute when the output cannot be written."""
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OpenreelsError(f"cannot write to {parent}: {exc.strerror}; choose another {option}") from exc
-    if not os.access(parent, os.W_OK) or (path.exists() and (path.is_dir() or not os.access(path, os.W_OK))):
+    _creatable(path.parent, option)
+    if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
         raise OpenreelsError(f"cannot write {path}: permission denied or not a file; choose another {option}")
 
 
 def check_writable_folder(folder: Path, option: str) -> None:
     """Fail before any compute when `folder` cannot be created or written into."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as exc:
-        raise OpenreelsError(f"{option} {folder} is a file; pass a folder") from exc
-    except OSError as exc:
-        raise OpenreelsError(f"cannot create {folder}: {exc.strerror}; choose another {option}") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OpenreelsError(f"cannot write into {folder}: permission denied; choose another {option}")
+    _creatable(folder, option)
 
 
 def check_not_input(outputs: list[Path], inputs: list[Path | str | None]) -> None:

@@ -5,9 +5,26 @@ opts = choose_profile(detect_device())            # or RuntimeOptions(quant="fp8
 pipe = apply_runtime(pipe, opts)                  # also usable as core's pipeline_hook
 """
 
-from openreels.runtime.apply import apply_runtime, resolve_attention
+import importlib
+
 from openreels.runtime.options import ParallelSpec, RuntimeOptions
-from openreels.runtime.profile import DeviceInfo, choose_profile, detect_device
+
+# The rest import torch: loaded on first use, so the CLI starts (and answers --help or a usage error)
+# without paying for torch.
+_LAZY = {
+    "apply_runtime": "apply",
+    "resolve_attention": "apply",
+    "DeviceInfo": "profile",
+    "choose_profile": "profile",
+    "detect_device": "profile",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"openreels.runtime.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'openreels.runtime' has no attribute {name!r}")
+
 
 __all__ = [
     "DeviceInfo",

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from openreels.errors import OpenreelsError
+from openreels.errors import OpenreelsError, RunError
 from openreels.media.edit import assemble, burn_subtitles, contact_sheet, layout, mix, upscale
 from openreels.media.subtitles import Cue, write_srt
 from openreels.media.tts import TTS, get_tts, resample, resolve_tts
@@ -520,8 +520,8 @@ def new_project(
         _write_yaml(build / "project.yaml", meta.model_dump(mode="json"))
         Project(build).cast(screenplay)
         _move_into(build, root)
-    except OSError as exc:
-        raise OpenreelsError(
+    except OSError as exc:  # a full disk, say: the run failed, the request was fine
+        raise RunError(
             f"cannot write the project {root}: {exc.strerror or exc}; nothing was created"
         ) from exc
     finally:
