@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,8 @@ def test_a_video_that_cannot_fit_is_refused_up_front(work, args):
         (["eval", "score", "talk.mp4", "--prompt", ""], "--prompt is empty"),
         (["train", "--out", "m", "--vae-steps", "0"], "--vae-steps must be at least 1"),
         (["train", "--out", "afile/m"], "is a file"),
+        (["train", "--out", "/proc/m"], "cannot write into /proc"),  # read-only, even for root
+        (["world", "render", "a man waving", "-o", "/sys/o.mp4"], "cannot write into /sys"),
         (["bench", "--tiny", "--model", "v2-14b"], "--tiny picks its own models"),
         (["drama", "new", "afile/ep", "--from", "play.fountain"], "choose another folder"),
         (["drama", "status", "no-project"], "no-project"),
@@ -161,7 +164,7 @@ def test_bad_values_and_data_end_in_one_line(work, args, says):
     "args",
     [
         ["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "afile/out.mp4"],
-        ["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "face.png"],
+        ["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "talk.mp4"],
         ["bench", "--tiny", "-o", "afile/bench.json"],
         ["compose", "a", "-r", "face.png", "-o", "face.mp4", "--size", "99999x99999"],
     ],
@@ -169,7 +172,7 @@ def test_bad_values_and_data_end_in_one_line(work, args, says):
 def test_outputs_are_checked_before_any_model_loads(work, args):
     started = time.monotonic()
     line = fails(work, 2, *args)
-    assert "--output" in line or "GB" in line
+    assert "--output" in line or "GB" in line, line
     assert time.monotonic() - started < 60
 
 
@@ -239,12 +242,16 @@ def test_a_killed_runs_partial_is_cleaned_by_the_next_run(work):
 
 
 # 9. Piped stderr gets plain progress lines; a successful run prints no third-party logging.
+# 10. A prompt longer than the text encoder reads gets a note, not a silent cut.
 def test_progress_lines_in_a_log_and_no_library_noise(work):
-    result = openreels_cli(
-        work, "generate", "a man waving", *FAST, "-o", "o.mp4", OPENREELS_PROGRESS_SECONDS="0"
-    )
+    prompt = "A man in a red shirt is waving at the beach. " * 220  # about 10,000 characters
+    result = openreels_cli(work, "generate", prompt, *FAST, "-o", "o.mp4", OPENREELS_PROGRESS_SECONDS="0")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
+    assert any(
+        re.fullmatch(r"note: the prompt is \d+ tokens; .* reads only the first \d+, .*", line)
+        for line in lines
+    )
     assert "loading model" in lines and any(line.startswith("denoising 2/2 (100%)") for line in lines)
     noise = [line for line in lines if not line.startswith(("loading model", "denoising", "note: "))]
     assert noise == [], noise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -45,8 +46,12 @@ def _creatable(folder: Path, option: str) -> None:
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
         raise OpenreelsError(f"{existing} is a file, not a folder; choose another {option}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OpenreelsError(f"cannot write into {existing}: permission denied; choose another {option}")
+    try:  # a real probe: permission bits do not stop root, yet a read-only file system does
+        os.rmdir(tempfile.mkdtemp(prefix=".openreels-check-", dir=existing))
+    except OSError as exc:
+        raise OpenreelsError(
+            f"cannot write into {existing}: {(exc.strerror or str(exc)).lower()}; choose another {option}"
+        ) from exc
 
 
 def check_writable(path: Path, option: str = "--output") -> None:
