@@ -159,20 +159,22 @@ def test_bad_values_and_data_end_in_one_line(work, args, says):
     assert says in fails(work, 2, *args)
 
 
-# 8. Every path is checked before anything loads or runs.
+# 8. Every argument and path is checked before anything loads or runs.
 @pytest.mark.parametrize(
-    "args",
+    ("args", "says"),
     [
-        ["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "afile/out.mp4"],
-        ["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "talk.mp4"],
-        ["bench", "--tiny", "-o", "afile/bench.json"],
-        ["compose", "a", "-r", "face.png", "-o", "face.mp4", "--size", "99999x99999"],
+        (["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "afile/out.mp4"], "--output"),
+        (["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "talk.mp4"], "would overwrite"),
+        (["bench", "--tiny", "-o", "afile/bench.json"], "--output"),
+        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "99984x99984"], "GB"),
+        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "32x40"], "multiples of 16"),
     ],
 )
-def test_outputs_are_checked_before_any_model_loads(work, args):
+def test_arguments_are_checked_before_any_model_loads(work, args, says):
     started = time.monotonic()
-    line = fails(work, 2, *args)
-    assert "--output" in line or "GB" in line, line
+    result = openreels_cli(work, *args)
+    assert says in error_line(result, 2)
+    assert not result.stderr.startswith("loading")  # refused before the progress of any load
     assert time.monotonic() - started < 60
 
 

@@ -78,7 +78,7 @@ def compose(
     from openreels.cli.progress import Reporter
     from openreels.limits import check_finite, check_fits, check_seed
     from openreels.media.video import VIDEO_SUFFIXES
-    from openreels.pipelines.compose import folder_defaults, locate_a2
+    from openreels.pipelines.compose import check_size, folder_defaults, locate_a2, size_multiple
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
@@ -99,6 +99,7 @@ def compose(
     root = locate_a2(model)
     defaults = folder_defaults(root)
     height, width = parse_size(size) if size else (defaults.height, defaults.width)
+    check_size(height, width, size_multiple(root), defaults)
     check_fits((frames or defaults.frames) + len(parsed), height, width, device, what="the video")
     # Check every reference before loading a model that may take minutes to load.
     from openreels.pipelines.a2 import check_reference_count, load_reference, prepare_references

@@ -80,6 +80,22 @@ def folder_defaults(root: Path) -> ComposeDefaults:
     return dataclasses.replace(DEFAULTS, **changes)
 
 
+def size_multiple(root: Path) -> int:
+    """What height and width must be multiples of (VAE downscale x transformer patch), read from the folder's
+    configs, so a bad --size is refused before the model loads."""
+    vae = json.loads((Path(root) / "vae" / "config.json").read_text())
+    transformer = json.loads((Path(root) / "transformer" / "config.json").read_text())
+    return 2 ** len(vae["temperal_downsample"]) * transformer["patch_size"][1]
+
+
+def check_size(height: int, width: int, multiple: int, defaults: ComposeDefaults) -> None:
+    if height % multiple or width % multiple or height <= 0 or width <= 0:
+        raise OpenreelsError(
+            f"size {height}x{width}: height and width must be positive multiples of {multiple} "
+            f"for this model (e.g. {defaults.height}x{defaults.width})"
+        )
+
+
 @dataclass
 class ComposeOutput:
     """Generated frames (T, H, W, 3) uint8, their fps, notes for the user and the settings used."""
@@ -243,12 +259,7 @@ class ComposePipeline(DiffusionPipeline):
         negative_prompt = d.negative_prompt if negative_prompt is None else negative_prompt
         if not prompt or not prompt.strip():
             raise OpenreelsError("the prompt is empty; describe what the elements do")
-        multiple = self.size_multiple
-        if height % multiple or width % multiple or height <= 0 or width <= 0:
-            raise OpenreelsError(
-                f"size {height}x{width}: height and width must be positive multiples of {multiple} "
-                f"for this model (e.g. {d.height}x{d.width})"
-            )
+        check_size(height, width, self.size_multiple, d)
         if num_frames < 1:
             raise OpenreelsError(f"--frames must be at least 1, got {num_frames}")
         if num_inference_steps < 1:
