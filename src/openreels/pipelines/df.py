@@ -109,6 +109,14 @@ class _TailSafeSchedule:
 
     def __call__(self, *args, **kwargs):
         keep_samples_private(self.scheduler)  # at call time: a scheduler swapped in later is covered too
+        spatial = getattr(self.vae.config, "scale_factor_spatial", None)
+        if getattr(self.vae.config, "patch_size", None) and spatial != self.vae_scale_factor_spatial:
+            # diffusers 0.42's SkyReels-V2 pipelines derive the factor from the VAE's stages alone (8); a
+            # Wan2.2-style VAE folds 2x2 pixels into channels first, and its config gives the total (16).
+            from diffusers.video_processor import VideoProcessor
+
+            self.vae_scale_factor_spatial = spatial
+            self.video_processor = VideoProcessor(vae_scale_factor=spatial)
         return super().__call__(*args, **kwargs)
 
     def generate_timestep_matrix(
