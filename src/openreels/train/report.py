@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -122,6 +123,35 @@ def measure(
         out["long_frames"] = v
         log(f"long: {len(v)} frames, palette overlap {out['long']['first_last_palette_overlap']:.3f}")
     return out
+
+
+def target_score(result: dict) -> float:
+    """One number to rank models by: the mean held-out accuracy over the target fields."""
+    fields = result["t2v"]["generated"]
+    return float(np.mean([fields[k]["accuracy"] if k in fields else 0.0 for k in TARGETS]))
+
+
+def ship_if_better(candidate: Path, shipped: Path, n: int, log=print, seed: int = 0) -> dict:
+    """Score both folders on the same n held-out prompts; replace `shipped` with `candidate` only if the
+    candidate's target score is higher. Returns both scores and whether it was shipped."""
+    from openreels.train.export import atomic_folder
+
+    scores = {}
+    for name, folder in (("candidate", candidate), ("shipped", shipped)):
+        if not (folder / "model_index.json").is_file():
+            scores[name] = None
+            continue
+        res = measure(n, 0, 0, seed=seed, log=lambda _line: None, model=str(folder))
+        scores[name] = {"score": target_score(res), "fields": res["t2v"]["generated"]}
+        log(f"[ship] {name} {folder}: held-out target score {scores[name]['score']:.3f} on {n} prompts")
+    better = scores["shipped"] is None or scores["candidate"]["score"] > scores["shipped"]["score"]
+    if better:
+        with atomic_folder(shipped) as tmp:
+            shutil.copytree(candidate, tmp, dirs_exist_ok=True)
+        log(f"[ship] {shipped} replaced by {candidate}")
+    else:
+        log(f"[ship] {shipped} kept: the candidate does not score better")
+    return scores | {"shipped_new": better}
 
 
 def main() -> None:
