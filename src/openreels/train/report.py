@@ -52,6 +52,7 @@ def measure(
     log=print,
     model: str = "openreels-tiny",
     device: str = "cpu",
+    guidance: float | None = None,
 ) -> dict:
     from openreels.eval import consistency, score_clip
     from openreels.models.registry import get_model
@@ -64,6 +65,7 @@ def measure(
     items = [held.item(k) for k in range(max(n_t2v, n_i2v))]
     out: dict = {
         "model": spec.id,
+        "guidance": spec.guidance if guidance is None else guidance,
         "size": [h, w],
         "frames": spec.frames,
         "fps": spec.fps,
@@ -74,7 +76,11 @@ def measure(
     for k in range(n_t2v):
         t = time.perf_counter()
         gen.append(
-            generate(GenerateRequest(prompt=items[k]["prompt"], seed=k, model=model, device=device))[0].frames
+            generate(
+                GenerateRequest(
+                    prompt=items[k]["prompt"], seed=k, model=model, device=device, guidance=guidance
+                )
+            )[0].frames
         )
         gen_s.append(time.perf_counter() - t)
         log(f"t2v {k + 1}/{n_t2v}: {gen_s[-1]:.1f} s")
@@ -95,7 +101,9 @@ def measure(
     for k in range(n_i2v):
         first = items[k]["frames"][0].numpy()
         v = generate(
-            GenerateRequest(prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device)
+            GenerateRequest(
+                prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device, guidance=guidance
+            )
         )[0].frames
         psnrs.append(_psnr(v[0], first))
         motion.append(float(np.abs(v[-1].astype(np.float32) - v[0].astype(np.float32)).mean()))
@@ -108,7 +116,14 @@ def measure(
         frames = spec.frames + (long_windows - 1) * new
         t = time.perf_counter()
         v = generate(
-            GenerateRequest(prompt=items[0]["prompt"], frames=frames, seed=0, model=model, device=device)
+            GenerateRequest(
+                prompt=items[0]["prompt"],
+                frames=frames,
+                seed=0,
+                model=model,
+                device=device,
+                guidance=guidance,
+            )
         )[0].frames
         first_w, last_w = v[: spec.frames], v[-spec.frames :]
         out["long"] = {
@@ -161,9 +176,12 @@ def main() -> None:
     ap.add_argument("--long-windows", type=int, default=10)
     ap.add_argument("--model", default="openreels-tiny", help="registry id or model folder")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (seconds are then the GPU's)")
+    ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the model's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    res = measure(args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device)
+    res = measure(
+        args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device, guidance=args.guidance
+    )
     arrays = {k: res.pop(k) for k in ("t2v_frames", "long_frames") if k in res}
     np.savez_compressed(args.out.with_suffix(".npz"), **arrays)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
