@@ -262,10 +262,12 @@ def run_render(request: dict, ctx: Context, project_id: str, farm=None) -> dict:
     project = Project(project_dir(ctx.data, project_id))
     eta = Eta(ctx.progress)
     progress = studio_progress(eta)
-    if farm is not None:
-        farm.render_shots(project, progress)
-    report = project.render(progress=progress)
-    return {"report": asdict(report), "project_files": ["episode.mp4", "episode.srt", "storyboard.png"]}
+    on_farm = farm.render_shots(project, progress) if farm is not None else 0
+    report = asdict(project.render(progress=progress))
+    # The farm filled the cache for this job: those shots were rendered by it, not taken from an earlier run.
+    report["rendered"] += on_farm
+    report["cached"] -= on_farm
+    return {"report": report, "project_files": ["episode.mp4", "episode.srt", "storyboard.png"]}
 
 
 def run_shot(request: dict, ctx: Context, project_id: str) -> dict:
