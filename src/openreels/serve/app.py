@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import re
@@ -138,6 +139,8 @@ def create_app(
     async def lifespan(_app: FastAPI):
         from openreels.serve.workers import FarmPool, Pool
 
+        # Checking a request imports the pipelines (torch, diffusers): once, before the server reports ready.
+        await run_in_threadpool(importlib.import_module, "openreels.pipelines")
         requeued = store.requeue_running()  # no worker of ours runs yet: these were cut off by a crash
         if requeued:
             log.warning("%d job(s) were running when the server stopped; they are queued again", requeued)
