@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,8 +173,7 @@ def run(args, kill: bool) -> dict:
         for f in j["result"]["files"]
         if f["url"].startswith(f"{API}/jobs/") and not (data / "jobs" / j["id"] / f["name"]).is_file()
     ]  # fmt: skip
-    latencies.sort()
-    return {
+    figures = {
         "phase": "kill -9 and restart" if kill else "steady",
         "jobs": len(jobs),
         "tokens": args.tokens,
@@ -195,6 +195,10 @@ def run(args, kill: bool) -> dict:
         "idle_status_p50_ms": percentile_ms(idle, 0.5),
         "idle_status_p99_ms": percentile_ms(idle, 0.99),
     }
+    if not args.keep:
+        shutil.rmtree(data)
+        log.unlink()
+    return figures
 
 
 def percentile_ms(seconds: list[float], q: float) -> float:
@@ -247,6 +251,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline-jobs", type=int, default=10, help="jobs run straight through the library (0: skip)"
     )
+    parser.add_argument("--keep", action="store_true", help="keep each phase's data folder and server log")
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     if not (1 <= args.tokens * args.jobs <= 500):
