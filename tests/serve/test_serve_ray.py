@@ -1,6 +1,6 @@
 """The render farm on a real two-node Ray cluster on this machine: an episode's shots run in parallel on
 both nodes; the second node is killed mid-render, its shot is retried on the head and the episode completes.
-Then the server itself with --farm: a single job and a render go through Ray."""
+First the server itself with --farm: a single job and a render go through Ray."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+pytest.importorskip("ray", reason="the Ray farm needs the [ray] extra")
 API = "/api/v1"
 
 
@@ -55,6 +56,34 @@ def cluster():
     yield c, nodes
     ray.shutdown()
     c.shutdown()
+
+
+def test_server_with_the_farm_runs_jobs_and_renders_on_ray(kit, cluster, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from openreels.serve import create_app
+
+    c, _ = cluster
+    app = create_app(tmp_path / "data", workers=2, farm=c.address)
+    with TestClient(app) as client:
+        assert client.get(f"{API}/health").json()["farm"] == "ray"
+        alice = {"Authorization": f"Bearer {app.state.store.create_token('alice')}"}
+        project = client.post(
+            f"{API}/projects", json={"fountain": kit.SCREENPLAY, "settings": kit.STAGE}, headers=alice
+        )
+        render = client.post(f"{API}/projects/{project.json()['id']}/render", headers=alice).json()
+        single = client.post(f"{API}/jobs/generate", json=kit.TINY, headers=alice).json()
+        deadline = time.monotonic() + 150
+        while True:
+            jobs = [client.get(f"{API}/jobs/{j['id']}", headers=alice).json() for j in (render, single)]
+            if all(j["state"] not in ("queued", "running") for j in jobs):
+                break
+            assert time.monotonic() < deadline, jobs
+            time.sleep(0.3)
+    assert [j["state"] for j in jobs] == ["done", "done"], jobs
+    assert jobs[0]["result"]["report"]["rendered"] == jobs[0]["result"]["report"]["shots"]
+    files = {f["name"] for f in jobs[1]["result"]["files"]}
+    assert files == {"video-0.mp4", "video-0.json"}
 
 
 def test_shots_spread_over_two_nodes_and_survive_losing_one(kit, cluster, tmp_path) -> None:
@@ -110,31 +139,3 @@ def test_shots_spread_over_two_nodes_and_survive_losing_one(kit, cluster, tmp_pa
     assert seen[-1] == ("shots", len(shots), len(shots))
     report = project.render(shot_renderer=SlowStage(log))
     assert report.rendered == 0 and report.cached == len(shots)
-
-
-def test_server_with_the_farm_runs_jobs_and_renders_on_ray(kit, cluster, tmp_path) -> None:
-    from fastapi.testclient import TestClient
-
-    from openreels.serve import create_app
-
-    c, _ = cluster
-    app = create_app(tmp_path / "data", workers=2, farm=c.address)
-    with TestClient(app) as client:
-        assert client.get(f"{API}/health").json()["farm"] == "ray"
-        alice = {"Authorization": f"Bearer {app.state.store.create_token('alice')}"}
-        project = client.post(
-            f"{API}/projects", json={"fountain": kit.SCREENPLAY, "settings": kit.STAGE}, headers=alice
-        )
-        render = client.post(f"{API}/projects/{project.json()['id']}/render", headers=alice).json()
-        single = client.post(f"{API}/jobs/generate", json=kit.TINY, headers=alice).json()
-        deadline = time.monotonic() + 150
-        while True:
-            jobs = [client.get(f"{API}/jobs/{j['id']}", headers=alice).json() for j in (render, single)]
-            if all(j["state"] not in ("queued", "running") for j in jobs):
-                break
-            assert time.monotonic() < deadline, jobs
-            time.sleep(0.3)
-    assert [j["state"] for j in jobs] == ["done", "done"], jobs
-    assert jobs[0]["result"]["report"]["rendered"] == jobs[0]["result"]["report"]["shots"]
-    files = {f["name"] for f in jobs[1]["result"]["files"]}
-    assert files == {"video-0.mp4", "video-0.json"}
