@@ -46,6 +46,7 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     """`openreels serve` in its own process on loopback, with two tokens: alice and bob."""
     import httpx
+
     from openreels.serve.store import Store
 
     data = tmp_path_factory.mktemp("serve")
