@@ -40,7 +40,9 @@ def test_outline_voice_and_thumbnail_belong_to_the_owner(kit, server) -> None:
 
     c, alice, bob = server.client, server.token("alice"), server.token("bob")
     settings = kit.STAGE | {"size": None, "aspect": "9:16"}
-    r = c.post(f"{API}/projects", json={"name": "w", "fountain": kit.SCREENPLAY, "settings": settings}, headers=alice)
+    r = c.post(
+        f"{API}/projects", json={"name": "w", "fountain": kit.SCREENPLAY, "settings": settings}, headers=alice
+    )
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
     assert r.json()["settings"]["aspect"] == "9:16"
@@ -67,6 +69,10 @@ def test_outline_voice_and_thumbnail_belong_to_the_owner(kit, server) -> None:
     assert Image.open(io.BytesIO(thumb.content)).size == (96, 176)  # (width, height): 9:16 of the tiny model
     assert c.get(f"{API}/projects/{pid}/storyboard/shots/nope/thumb.png", headers=alice).status_code == 404
 
-    for url in (f"{API}/projects/{pid}/script/outline", f"{API}/projects/{pid}/cast/NOOR/voice.wav", thumb_url):
+    for url in (
+        f"{API}/projects/{pid}/script/outline",
+        f"{API}/projects/{pid}/cast/NOOR/voice.wav",
+        thumb_url,
+    ):
         r = c.get(url, headers=bob)
         assert r.status_code == 404 and "error" in r.json(), url
