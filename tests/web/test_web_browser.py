@@ -69,7 +69,7 @@ def server(tmp_path_factory):
     ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine takes long to import torch
     while True:
         try:
             if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
@@ -144,7 +144,10 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     from playwright.sync_api import expect
 
     base, alice = server["base"], server["tokens"]["alice"]
+    # Generous: a busy 2-core machine answers slowly, and a wait ends as soon as its state is reached.
+    expect.set_options(timeout=60_000)
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(60_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -258,6 +261,7 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
 
     # Another token: no projects listed, the project's page and files are not there for them.
     other = browser.new_context(viewport=DESKTOP)
+    other.set_default_timeout(60_000)
     page = other.new_page()
     sign_in(page, base, server["tokens"]["bob"])
     expect(page.locator("#who")).to_have_text("signed in as bob")

@@ -15,14 +15,16 @@ const ROUTES = [
 ];
 
 async function signedIn() {
+  signin.classList.remove("in");
+  who.textContent = "";
   if (!token()) return false;
   try {
     const me = await api("/me");
     who.textContent = `signed in as ${me.name}`;
+    signin.classList.add("in");
     return true;
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    who.textContent = "";
     showError(signin.token, err.message);
     return false;
   }
@@ -67,6 +69,11 @@ signin.addEventListener("submit", async (ev) => {
   clearErrors(signin);
   setToken(signin.token.value);
   signin.token.value = "";
+  await route();
+});
+
+document.getElementById("signout").addEventListener("click", async () => {
+  setToken("");
   await route();
 });
 

@@ -7,15 +7,19 @@ const TABS = [["script", "Script"], ["cast", "Cast"], ["storyboard", "Storyboard
 let choices = null; // the words a sheet or a shot may use (GET /studio/choices), fetched once
 
 export async function projectPage(main, id, tab) {
-  const project = await api(`/projects/${id}`).catch((err) => {
+  const missing = (err) => {
     if (err instanceof ApiError && err.status === 404) return null;
     throw err;
-  });
+  };
+  const [project, jobList] = await Promise.all([
+    api(`/projects/${id}`).catch(missing),
+    api(`/projects/${id}/jobs`).catch(missing),
+    choices ? null : api("/studio/choices").then((c) => { choices = c; }),
+  ]);
   if (!project) {
     main.append(h("section", { class: "panel" }, h("h1", {}, "No such project"), h("p", {}, "It does not exist, or it is not yours. ", h("a", { href: "#/" }, "Your projects"))));
     return;
   }
-  choices ||= await api("/studio/choices");
   const jobs = h("div", { class: "jobs", "aria-label": "Jobs" });
   const body = h("div", { class: "tab-body" });
   const run = { script: scriptTab, cast: castTab, storyboard: storyboardTab, episode: episodeTab }[tab];
@@ -36,9 +40,8 @@ export async function projectPage(main, id, tab) {
     body,
   );
   // Jobs of this project still queued or running (perhaps started before a reload) are followed here too.
-  const { jobs: list } = await api(`/projects/${id}/jobs`);
-  ctx.shotJobs = list.filter((j) => j.kind === "shot");
-  const active = list.filter((j) => !FINAL.includes(j.state) && j.kind !== "shot");
+  ctx.shotJobs = jobList.jobs.filter((j) => j.kind === "shot");
+  const active = jobList.jobs.filter((j) => !FINAL.includes(j.state) && j.kind !== "shot");
   ctx.pending = active.map(ctx.track);
   await run(ctx);
 }
