@@ -114,6 +114,8 @@ def snap(page, folder: Path, name: str) -> None:
         page.wait_for_function("() => [...document.images].every((i) => i.complete)")
         page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
         page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=label == "desktop")
+        # Readable at this width: nothing makes the page scroll sideways.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (name, label)
     page.set_viewport_size(DESKTOP)
 
 
@@ -143,6 +145,7 @@ def wait_job(page, scope: str, kind: str, timeout_s: float = 150) -> str:
 
 def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     import av
+    import yaml
     from playwright.sync_api import expect
 
     base, alice = server["base"], server["tokens"]["alice"]
@@ -154,10 +157,30 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    # Projects: sign in and make a vertical project from the sample screenplay, shots from the stage.
     sign_in(page, base, alice)
     expect(page.locator("#who")).to_have_text("signed in as alice")
     expect(page.locator(".cards .empty")).to_be_visible()
+
+    # Single-shot generate, in a second tab so that it runs beside the project (the server has two workers):
+    # an invalid field gets its error next to it, then a short 9:16 clip from the tiny model.
+    second = context.new_page()
+    second.on("pageerror", lambda exc: errors.append(str(exc)))
+    second.goto(base + "/#/tools/generate")  # the token is remembered: signed in already
+    second.fill("textarea[data-path=prompt]", "A woman waves.")
+    second.fill("input[data-path=frames]", "5000")  # over the API's bound: a 422 naming the field
+    press(second.locator("form.tool button[type=submit]"))
+    expect(second.locator(".field:has(input[data-path=frames]) .error")).to_contain_text("frames")
+    second.fill("input[data-path=frames]", "5")
+    second.fill("input[data-path=steps]", "1")
+    second.select_option("select[data-path=size]", "9:16")
+    press(second.locator("form.tool button[type=submit]"))
+    second.locator("form.tool .job[data-kind=generate]").wait_for()
+    expect(second.locator(".field .error")).to_have_count(0)
+    page.bring_to_front()
+
+    # Projects: make a vertical project from the sample screenplay, shots from the stage.
+    press(page.get_by_role("button", name="Create project"))  # neither a story nor a file: said by the story
+    expect(page.locator(".field:has(textarea[name=story]) .error")).to_contain_text("paste a story")
     page.fill("input[name=name]", "Red umbrella")
     page.set_input_files("input[name=file]", str(EXAMPLE))
     page.select_option("select[name=renderer]", "stage")
@@ -226,6 +249,8 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
 
     # To Video for one shot: its own progress in its card, then its video plays there.
     first = cards.first
+    first.locator("select[data-path=camera_motion]").select_option("static")
+    first.locator("input[data-path=duration]").fill("1.5")
     press(first.get_by_role("button", name="To Video"))
     assert wait_job(page, "li.shot[data-shot=s01-01]", "shot") == "done"
     first.locator("video.shot-video").wait_for()
@@ -233,6 +258,9 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
         "() => { const v = document.querySelector('li.shot[data-shot=s01-01] video'); return !v.paused && v.currentTime > 0; }"
     )
     expect(first.locator(".job .pct")).to_have_text("100%")
+    board = yaml.safe_load((server["data"] / "projects" / project_id / "storyboard.yaml").read_text())
+    shot = next(s for s in board["shots"] if s["id"] == "s01-01")
+    assert shot["duration"] == 1.5 and shot["caption"]["camera_motion"] == "static"
     # Record every percentage the bar shows, as the server-sent events arrive.
     page.evaluate(
         """() => { window.seen = []; new MutationObserver(() => {
@@ -271,16 +299,17 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     assert Path(download.value.path()).read_text() == srt_file
     expect(page.locator(".report")).to_contain_text("Cast consistency")
 
-    # The single-shot tools draw, and an invalid field gets its error next to it.
-    for tool in ("generate", "animate", "compose"):
-        press(page.get_by_role("link", name=tool.title(), exact=True))
-        expect(page.get_by_role("heading", name=tool.title())).to_be_visible()
-        snap(page, shots_dir, f"6-{tool}")
-    press(page.get_by_role("link", name="Generate", exact=True))
-    page.fill("textarea[data-path=prompt]", "A woman waves.")
-    page.fill("input[data-path=frames]", "5000")  # over the API's bound: a 422 naming the field
-    press(page.locator("form.tool button[type=submit]"))
-    expect(page.locator(".field:has(input[data-path=frames]) .error")).to_contain_text("frames")
+    # The single-shot tools' pages (Generate lists the job started at the beginning).
+    for name in ("generate", "animate", "compose"):
+        press(page.get_by_role("link", name=name.title(), exact=True))
+        expect(page.get_by_role("heading", name=name.title())).to_be_visible()
+        snap(page, shots_dir, f"6-{name}")
+    # The generate job started at the beginning: its video plays, and its sidecar shows the request.
+    second.bring_to_front()
+    assert wait_job(second, "form.tool", "generate") == "done"
+    second.wait_for_function("() => document.querySelector('figure.result video').readyState >= 2")
+    assert second.evaluate("document.querySelector('figure.result video').videoHeight") == 176  # 9:16
+    expect(second.locator("pre.sidecar")).to_contain_text("A woman waves.")
     assert not errors, errors
     context.close()
 
