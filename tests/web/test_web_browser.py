@@ -125,6 +125,16 @@ def press(locator, key: str = "Enter") -> None:
     locator.press(key)
 
 
+def tab_to(page, locator, key: str = "Tab", limit: int = 40) -> None:
+    """Move the focus with the keyboard alone until it is on `locator`'s element."""
+    target = locator.element_handle()
+    for _ in range(limit):
+        if page.evaluate("el => document.activeElement === el", target):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{key} never reached {locator}")
+
+
 def sign_in(page, base: str, token: str) -> None:
     page.goto(base + "/")
     page.fill("#token", token)
@@ -268,14 +278,18 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
              if (pct && window.seen.at(-1) !== pct.textContent) window.seen.push(pct.textContent);
            }).observe(document.querySelector('.project-head .jobs'), {subtree: true, childList: true, characterData: true}); }"""
     )
-    press(page.get_by_role("button", name="One-Click Video"))
+    # From the shot's card back to the toolbar with Shift+Tab, then Enter.
+    tab_to(page, page.get_by_role("button", name="One-Click Video"), "Shift+Tab")
+    page.keyboard.press("Enter")
     assert wait_job(page, ".project-head", "render", timeout_s=180) == "done"
     seen = [int(p.rstrip("%")) for p in page.evaluate("window.seen")]
     assert seen[-1] == 100 and len(seen) >= 3 and seen == sorted(seen), seen
     expect(page.locator(".project-head .job[data-kind=render] .pct")).to_have_text("100%")
 
     # Episode: it plays, its length is the file's, the subtitles carry the edited line; the SRT downloads.
-    press(page.get_by_role("link", name="Watch the episode"))
+    # When the episode is made, the focus is on the link to it: Enter opens it.
+    page.wait_for_function("() => document.activeElement.textContent === 'Watch the episode'")
+    page.keyboard.press("Enter")
     video = page.locator("video#episode")
     video.wait_for()
     page.wait_for_function("() => document.querySelector('video#episode').readyState >= 1")
