@@ -170,6 +170,7 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     sign_in(page, base, alice)
     expect(page.locator("#who")).to_have_text("signed in as alice")
     expect(page.locator(".cards .empty")).to_be_visible()
+    page.evaluate("window.sameDocument = true")  # gone if anything below reloads the page
 
     # Single-shot generate, in a second tab so that it runs beside the project (the server has two workers):
     # an invalid field gets its error next to it, then a short 9:16 clip from the tiny model.
@@ -312,6 +313,7 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
     assert download.value.suggested_filename == "episode.srt"
     assert Path(download.value.path()).read_text() == srt_file
     expect(page.locator(".report")).to_contain_text("Cast consistency")
+    assert page.evaluate("window.sameDocument === true")  # the whole flow without one page reload
 
     # The single-shot tools' pages (Generate lists the job started at the beginning).
     for name in ("generate", "animate", "compose"):
