@@ -343,4 +343,16 @@ def test_story_to_episode_in_the_browser(server, browser, shots_dir) -> None:
         f"{base}/api/v1/projects/{project_id}/files/episode.mp4?access_token={server['tokens']['bob']}"
     )
     assert answer.status == 404
+    # Bob's own project, from a pasted story (the built-in writer): his list holds it, and only it.
+    page.goto(f"{base}/#/")
+    page.fill("textarea[name=story]", "Noor waits in the park. Sam runs to her. Sam says hello. Noor laughs.")
+    page.select_option("select[name=writer]", "builtin")
+    page.select_option("select[name=renderer]", "stage")
+    press(page.get_by_role("button", name="Create project"))
+    page.wait_for_url(re.compile(r"#/p/[0-9a-f]+/script$"))
+    assert wait_job(page, ".project-head", "plan") == "done"
+    expect(page.locator("section.scene").first).to_be_visible()
+    press(page.get_by_role("link", name="Projects"))
+    expect(page.locator("li.project")).to_have_count(1)
+    assert project_id not in page.locator("li.project a").first.get_attribute("href")
     other.close()
