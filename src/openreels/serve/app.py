@@ -1,5 +1,5 @@
 """The HTTP API (FastAPI): `/api/v1/...`, documented route by route in docs/serve.md; the OpenAPI page is at
-/api/v1/docs. The path `/` is left to the web studio's pages (a placeholder until they are mounted)."""
+/api/v1/docs. The path `/` is the web studio's pages (openreels.serve.web)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import yaml
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openreels import __version__
@@ -238,11 +238,6 @@ def create_app(
         return JSONResponse(job_json(job), status_code=202 if created else 200)
 
     # --- misc --------------------------------------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
-    def placeholder() -> HTMLResponse:
-        # The web studio mounts its pages here; until then, point people at the API.
-        return HTMLResponse('<p>openreels serve: the API is at <a href="/api/v1/docs">/api/v1/docs</a>.</p>')
-
     @app.get(f"{API}/health")
     def health() -> dict:
         return {
@@ -632,5 +627,8 @@ def create_app(
             )
         return send_file(path, name)
 
+    from openreels.serve.web import mount_studio
+
+    mount_studio(app, auth, owned_project, studio_project)  # the web studio's pages at /
     app.add_middleware(BodyLimit, limits=limits)
     return app
