@@ -1,0 +1,59 @@
+"""The offline prompt enhancer, `openreels enhance` and `generate --enhance`'s sidecar."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openreels.caption import enhance, flat_fields
+from openreels.cli import main
+from openreels.world import parse_prompt
+
+SHORT = [
+    "a woman laughing, red backdrop",
+    "A bald man waving at the beach, zoom in",
+    "close-up of a crying child in a green shirt, dim light",
+    "two people talking in a room with blue walls",
+]
+
+
+@pytest.mark.parametrize("prompt", SHORT)
+def test_keeps_every_field_and_fills_the_rest(prompt):
+    out = enhance(prompt, seed=3)
+    given = flat_fields(parse_prompt(prompt))
+    got = flat_fields(parse_prompt(out.prompt))
+    assert {k: got.get(k) for k in given if not k.startswith("object")} == {
+        k: v for k, v in given.items() if not k.startswith("object")
+    }
+    for key in ("shot_type", "shot_angle", "camera_motion", "environment", "lighting", "main.expression"):
+        assert key in got, (key, out.prompt)  # the full structure, readable back from the prompt
+    assert set(out.kept) & set(out.filled) == set()
+
+
+def test_seeded_reproducible_and_unknown_words_kept():
+    a, b, c = enhance(SHORT[0], 0), enhance(SHORT[0], 0), enhance(SHORT[0], 1)
+    assert a.prompt == b.prompt and a.prompt != c.prompt
+    odd = enhance("a child jumping in a kitchen", 0)
+    assert odd.unknown_words == ["kitchen"] and odd.prompt.endswith("a child jumping in a kitchen.")
+
+
+def test_enhance_cli(capsys):
+    assert main(["enhance", SHORT[0], "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["original_prompt"] == SHORT[0] and data["enhanced_prompt"] == enhance(SHORT[0]).prompt
+    assert "main.expression" in data["kept"] and "shot_type" in data["filled"]
+    assert main(["enhance", "  "]) == 2
+    assert "prompt to enhance is empty" in capsys.readouterr().err
+    assert main(["enhance", "x", "--enhancer", "http://127.0.0.1:9/v1"]) == 2
+    assert "--enhancer-model" in capsys.readouterr().err
+
+
+def test_generate_enhance_records_both_prompts(tmp_path, capsys):
+    out = tmp_path / "a.mp4"
+    args = ["generate", SHORT[0], "--enhance", "--seed", "2", "--size", "32x32", "--frames", "9", "--steps", "2"]
+    assert main([*args, "-o", str(out), "-q"]) == 0, capsys.readouterr().err
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["original_prompt"] == SHORT[0]
+    assert meta["prompt"] == meta["enhanced_prompt"] == enhance(SHORT[0], 2).prompt
+    assert meta["enhancer"] == "stage (seed 2)"
