@@ -13,7 +13,9 @@ import pytest
 
 class FakeEndpoint:
     def __init__(self) -> None:
-        self.script: list[tuple] = []  # ("json", obj) | ("text", str) | ("slow", seconds, obj) | ("http", code)
+        self.script: list[
+            tuple
+        ] = []  # ("json", obj) | ("text", str) | ("slow", seconds, obj) | ("http", code)
         self.requests: list[dict] = []
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -29,7 +31,9 @@ class FakeEndpoint:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                fake.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
                 step = fake.script.pop(0) if fake.script else ("http", 500)
                 if step[0] == "http":
                     self.send_response(step[1])

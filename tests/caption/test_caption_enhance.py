@@ -51,7 +51,19 @@ def test_enhance_cli(capsys):
 
 def test_generate_enhance_records_both_prompts(tmp_path, capsys):
     out = tmp_path / "a.mp4"
-    args = ["generate", SHORT[0], "--enhance", "--seed", "2", "--size", "32x32", "--frames", "9", "--steps", "2"]
+    args = [
+        "generate",
+        SHORT[0],
+        "--enhance",
+        "--seed",
+        "2",
+        "--size",
+        "32x32",
+        "--frames",
+        "9",
+        "--steps",
+        "2",
+    ]
     assert main([*args, "-o", str(out), "-q"]) == 0, capsys.readouterr().err
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["original_prompt"] == SHORT[0]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openreels.caption.schema import FIELDS, CaptionInvalid, caption_from_fields, flat_fields, validate_caption
+from openreels.caption.schema import (
+    FIELDS,
+    CaptionInvalid,
+    caption_from_fields,
+    flat_fields,
+    validate_caption,
+)
 from openreels.world import render, sample_scene
 
 
@@ -30,7 +36,9 @@ def test_validation_lists_every_problem(good_caption):
     with pytest.raises(CaptionInvalid, match="expected a JSON object"):
         validate_caption(["not", "a", "dict"])
     with pytest.raises(CaptionInvalid, match="no human"):
-        validate_caption(dict(good_caption, subjects=[{"type": "object", "sub-type": "ball", "color": "red"}]))
+        validate_caption(
+            dict(good_caption, subjects=[{"type": "object", "sub-type": "ball", "color": "red"}])
+        )
 
 
 def test_bald_people_have_no_hair_colour(good_caption):

@@ -91,7 +91,9 @@ def test_cli_vlm_folder_to_jsonl(endpoint, good_caption, tmp_path, capsys):
     lines = (tmp_path / "captions.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["video"] for r in records] == ["c0.npz", "c1.npz"]
-    assert all(r["backend"] == "vlm" and r["prompt"].startswith("Close-up, eye level, static shot.") for r in records)
+    assert all(
+        r["backend"] == "vlm" and r["prompt"].startswith("Close-up, eye level, static shot.") for r in records
+    )
     assert main(["caption", str(tmp_path), "-b", "vlm"]) == 2  # no --url: one line naming the fix
     assert "needs --url" in capsys.readouterr().err
 
