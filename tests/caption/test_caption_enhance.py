@@ -69,3 +69,24 @@ def test_generate_enhance_records_both_prompts(tmp_path, capsys):
     assert meta["original_prompt"] == SHORT[0]
     assert meta["prompt"] == meta["enhanced_prompt"] == enhance(SHORT[0], 2).prompt
     assert meta["enhancer"] == "stage (seed 2)"
+
+
+def test_drama_shot_override_is_enhanced_from_its_caption():
+    from openreels.studio.storyboard import Caption, Shot, Subject
+
+    sheet = dict(name="ANA", skin="dark", hair_color="black", hair_style="long", shirt_color="yellow")
+    caption = Caption(
+        subjects=[Subject(**{"sub-type": "woman"}, **sheet)],
+        shot_type="close-up",
+        camera_motion="dolly in",
+        environment="park",
+        lighting="warm",
+    )
+    shot = Shot(id="s1", scene=1, purpose="action", duration=2, seed=3, caption=caption)
+    plain = shot.model_copy(update={"prompt_override": "a woman waving at the beach"})
+    assert plain.prompt == "a woman waving at the beach"  # free text stays free unless asked
+    enhanced = plain.model_copy(update={"enhance": True})
+    got = flat_fields(parse_prompt(enhanced.prompt))
+    assert got["main.action"] == "waving" and got["environment"] == "beach"  # the user's words
+    assert got["shot_type"] == "close-up" and got["camera_motion"] == "dolly in"  # the shot's caption
+    assert got["main.shirt_color"] == "yellow" and got["main.hair_color"] == "black"  # the cast sheet

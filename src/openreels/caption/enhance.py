@@ -57,12 +57,17 @@ def _given(prompt: str) -> tuple[dict, dict[str, str]]:
     return parsed, {k: v for k, v in flat.items() if not (k.startswith("object") and v == "none")}
 
 
-def enhance(prompt: str, seed: int = 0) -> Enhanced:
-    """Offline: the user's fields, the rest drawn from the stage vocabulary with `seed`."""
+def enhance(prompt: str, seed: int = 0, base: dict | None = None) -> Enhanced:
+    """Offline: the user's fields, the rest taken from `base` (a caption, e.g. a storyboard shot's) where it
+    names them, else drawn from the stage vocabulary with `seed`."""
     prompt = _check(prompt)
     parsed, given = _given(prompt)
-    scene = scene_from_caption(parsed, seed)
-    caption = scene_to_caption(scene)
+    if base:
+        flat = {k: v for k, v in flat_fields(base).items() if k != "shot_position"} | given
+        if given.get("environment") and given["environment"] not in V.BACKDROP_ENVIRONMENTS:
+            flat["backdrop"] = "none"
+        parsed = caption_from_fields(flat)
+    caption = scene_to_caption(scene_from_caption(parsed, seed))
     caption.pop("shot_position", None)  # where the face lands follows from the rest; prompts do not name it
     return _finish(prompt, caption, given, f"stage (seed {seed})")
 
