@@ -54,16 +54,21 @@ class _Search:
         got = render(scene, len(target), target.shape[1:3], self.step_fps, caption=False).frames
         return float(((got.astype(np.float32) - target) ** 2).mean())
 
-    def choose(self, values: Iterable, apply: Callable[[Scene, object], bool], whole: bool = False) -> None:
+    def choose(
+        self, values: Iterable, apply: Callable[[Scene, object], bool], whole: bool = False, keep: int = 1
+    ) -> list:
         """Keep the value (applied to a copy of the scene) with the lowest error; `apply` returns False for a
-        value that does not make a valid scene."""
+        value that does not make a valid scene. Returns the `keep` best values."""
+        ranked = []
         for value in values:
             s = self.scene.replace()
             if apply(s, value) is False:
                 continue
             err = self._error(s, whole)
+            ranked.append((err, len(ranked), value))
             if err < self.error:
                 self.scene, self.error = s, err
+        return [v for _, _, v in sorted(ranked)[:keep]]
 
 
 def _set_char(i: int, key: str) -> Callable[[Scene, object], bool]:
@@ -95,6 +100,11 @@ def _place(s: Scene, v) -> bool:
     env, backdrop = v
     s.environment, s.backdrop = env, backdrop
     return True
+
+
+def _place_and_light(s: Scene, v) -> bool:
+    s.lighting = v[1]
+    return _place(s, v[0])
 
 
 def _framing(s: Scene, v) -> bool:
@@ -129,8 +139,10 @@ def caption_stage(frames: np.ndarray, fps: float = 8.0) -> dict:
     places += [(e, c) for e in V.BACKDROP_ENVIRONMENTS for c in V.COLOR_NAMES]
     for _ in range(2):  # everything again once the rest is known
         q.choose([(t, p) for t in V.SHOT_TYPES for p in V.POSITIONS], _framing)
-        q.choose(places, _place)
-        q.choose(V.LIGHTINGS, lambda s, v: setattr(s, "lighting", v))
+        # light and place are searched together among the likeliest places: a dim grey studio and a night
+        # sky look alike until the light is right too
+        best = q.choose(places, _place, keep=4)
+        q.choose([(p, light) for p in best for light in V.LIGHTINGS], _place_and_light)
         q.choose(V.SHOT_ANGLES, lambda s, v: setattr(s.shot, "angle", v))
         q.choose([None, *V.POSITIONS], _people)
         for i in range(len(q.scene.characters)):
