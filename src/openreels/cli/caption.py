@@ -55,8 +55,7 @@ def caption_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or notes."),
     as_json: bool = typer.Option(False, "--json", help="Folder: print the summary as JSON."),
 ) -> None:
-    """Write SkyCaptioner-shaped captions (subjects, shot type, angle, position, camera motion, environment,
-    lighting) and the prompt fused from them, for one video or every video of a folder."""
+    """SkyCaptioner-shaped captions (subjects, shot, angle, camera motion, place, light) and fused prompts."""
     from openreels.caption.run import VlmOptions, caption_folder, caption_video, captioner
 
     if timeout <= 0 or retries < 0:
@@ -126,8 +125,7 @@ def enhance_command(
         False, "--json", help="Print prompt, caption and kept/filled fields as JSON."
     ),
 ) -> None:
-    """Turn a short prompt into the full structured prompt (shot, angle, camera motion, people, place, light)
-    the models were trained on, keeping every field the prompt gives."""
+    """Expand a short prompt into the full structured prompt, keeping every field it gives."""
     result = run_enhancer(prompt, seed, enhancer, model, os.environ.get(key_env, ""), timeout)
     if as_json:
         data = result.record() | {"caption": result.caption, "kept": result.kept, "filled": result.filled}
