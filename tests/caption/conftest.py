@@ -13,9 +13,8 @@ import pytest
 
 class FakeEndpoint:
     def __init__(self) -> None:
-        self.script: list[
-            tuple
-        ] = []  # ("json", obj) | ("text", str) | ("slow", seconds, obj) | ("http", code)
+        # ("json", obj) | ("text", str) | ("slow", seconds, obj) | ("http", code)
+        self.script: list[tuple] = []
         self.requests: list[dict] = []
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -240,9 +240,8 @@ def generate_command(
     for vid, path in zip(videos, outputs, strict=True):
         vid.metadata["inputs"] = {k: str(Path(v).resolve()) for k, v in inputs.items()}
         vid.metadata["crf"] = crf
-        if (
-            enhanced is not None
-        ):  # the sidecar keeps both prompts; "prompt" (the enhanced one) reproduces the run
+        # the sidecar keeps both prompts; "prompt" (the enhanced one) reproduces the run
+        if enhanced is not None:
             vid.metadata |= enhanced.record()
         vid.save(path, crf=crf)
         results.append(

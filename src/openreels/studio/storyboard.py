@@ -110,9 +110,8 @@ class Shot(BaseModel):
     caption: Caption
     dialogue: Dialogue | None = None
     prompt_override: str = ""  # free text sent instead of the caption's prompt (for real models)
-    enhance: bool = (
-        False  # expand a short prompt_override to the full structure, the caption filling the gaps
-    )
+    # expand a short prompt_override to the full structure, the caption filling the gaps
+    enhance: bool = False
 
     @property
     def prompt(self) -> str:
