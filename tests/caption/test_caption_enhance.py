@@ -90,3 +90,16 @@ def test_drama_shot_override_is_enhanced_from_its_caption():
     assert got["main.action"] == "waving" and got["environment"] == "beach"  # the user's words
     assert got["shot_type"] == "close-up" and got["camera_motion"] == "dolly in"  # the shot's caption
     assert got["main.shirt_color"] == "yellow" and got["main.hair_color"] == "black"  # the cast sheet
+
+
+def test_effect_prompts_are_short_and_readable():
+    from openreels.caption.enhance_effect import short_prompts
+
+    prompts = short_prompts(8)
+    assert prompts == short_prompts(8) and len(set(prompts)) == 8
+    for p in prompts:
+        named = flat_fields(parse_prompt(p))
+        # a kind and one or two more fields: what the clip is scored on, and what the enhancer keeps
+        others = set(named) - {"people", "main.kind", "environment", "object0.kind", "object1.kind"}
+        assert "main.kind" in named and 1 <= len(others) <= 2, (p, named)
+        assert not {"shot_type", "lighting", "shot_angle"} & set(named), p  # left for the enhancer
