@@ -6,7 +6,7 @@ captioner). Prints and writes the per-field and mean accuracy of both arms and t
 Short prompts name two or three fields, from the held-out (shirt colour, expression, camera motion)
 combinations and the stage's words, e.g. "a laughing woman, red backdrop".
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m openreels.caption.enhance_effect --n 6 --out docs/enhance-effect.json
+    OMP_NUM_THREADS=1 nice -n 10 python -m openreels.caption.enhance_effect --n 12 --out docs/enhance-effect.json
 
 Clips go to --videos (default out/enhance-effect) with sidecars; a stopped run resumes, and --score-only
 scores what is there (e.g. again after retraining the captioner). Delete the folder to measure a new model.
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         prog="python -m openreels.caption.enhance_effect", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--n", type=int, default=6, help="short prompts (two clips each)")
+    p.add_argument("--n", type=int, default=12, help="short prompts (two clips each)")
     p.add_argument("--model", default=None, help="video model (default: the bundled openreels-tiny)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
     p.add_argument("--videos", type=Path, default=Path("out/enhance-effect"), help="folder for the clips")
