@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models",
     "world",
     "eval",
+    "caption",
     "animate",
     "compose",
     "drama",
