@@ -6,7 +6,7 @@ PROMPT ?= Medium shot, eye level, static shot. A woman with long red hair in a b
 	test -x $(PY) || python3 -m venv .venv
 	# torch is pinned first: the CPU build lies on local disk; an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,animate,drama]'
+	$(PY) -m pip install -q -e '.[dev,animate,drama,serve,ray]'
 	touch $@
 
 venv: .venv/.installed

@@ -114,3 +114,40 @@ def test_start_end_frame_df(tiny_dirs, face):
     # Past one window diffusers 0.42 mixes up the end-frame latents, so openreels refuses clearly.
     with pytest.raises(OpenreelsError, match="one window"):
         _run(tiny_dirs["v2-df"], image=face, end_image=face, frames=13)
+
+
+def test_schedulers_do_not_alias_the_latents(tiny_dirs):
+    """In sync mode every frame takes the same steps, so the DF loop must equal one UniPC scheduler stepping
+    the whole latent tensor. diffusers' own loop hands each frame's scheduler a view it then overwrites,
+    which corrupts UniPC's corrector from the third step on (the flaw is reproduced below)."""
+    import copy
+
+    folder = tiny_dirs["v2-df"]
+    ours = load_pipeline(folder, "t2v", "cpu", "float32")
+    ours.set_progress_bar_config(disable=True)
+    kw = dict(prompt="a ball", height=32, width=32, num_frames=9, num_inference_steps=5, guidance_scale=1.0)
+    kw |= dict(max_sequence_length=16, output_type="latent")
+    mine = ours(**kw, generator=torch.Generator("cpu").manual_seed(0)).frames
+
+    sched = copy.deepcopy(ours.scheduler)  # a plain deepcopy: `step` is UniPC's, passed whole tensors
+    sched.step = type(sched).step.__get__(sched)
+    sched.set_timesteps(5, device="cpu")
+    embeds, _ = ours.encode_prompt("a ball", do_classifier_free_guidance=False, max_sequence_length=16)
+    latents = randn_tensor((1, 16, 3, 4, 4), generator=torch.Generator("cpu").manual_seed(0))
+    with torch.no_grad():
+        for t in sched.timesteps:
+            velocity = ours.transformer(
+                hidden_states=latents,
+                timestep=t.expand(1, 3),
+                encoder_hidden_states=embeds,
+                enable_diffusion_forcing=True,
+                fps=[1],
+                return_dict=False,
+            )[0]
+            latents = sched.step(velocity, t, latents, return_dict=False)[0]
+    assert torch.allclose(mine, latents, atol=1e-5)
+
+    plain = SkyReelsV2DiffusionForcingPipeline(**{**ours.components, "scheduler": copy.deepcopy(sched)})
+    plain.set_progress_bar_config(disable=True)
+    theirs = plain(**kw, generator=torch.Generator("cpu").manual_seed(0)).frames
+    assert (theirs - latents).abs().max() > 1e-3  # diffusers' aliased loop drifts from the reference

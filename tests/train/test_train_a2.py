@@ -42,18 +42,22 @@ def test_a2_recipe_trains_and_exports_an_a2_folder(tmp_path):
     assert any("loaded from" in line for line in lines) and not any("loss" in line for line in lines)
 
 
-def test_warm_start_is_the_text_to_video_model_until_trained():
-    """New input channels and image values start at zero: the A2 transformer equals openreels-tiny's."""
+def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
+    """New input channels and image values start at zero: the A2 transformer equals the text-to-video one."""
     from diffusers import SkyReelsV2Transformer3DModel
 
-    from openreels.models.tiny import bundled_tiny_dir
     from openreels.train.a2 import build_a2_transformer
+    from openreels.train.text import TEXT_DIM
 
     recipe = get_recipe("a2-tiny")
-    recipe.transformer = recipe.transformer | {"num_layers": 2}  # the first two blocks are enough to compare
+    recipe.transformer = recipe.transformer | {"num_layers": 2}  # two blocks are enough to compare
+    torch.manual_seed(0)
+    base = SkyReelsV2Transformer3DModel(
+        in_channels=16, out_channels=16, text_dim=TEXT_DIM, patch_size=(1, 2, 2), **recipe.transformer
+    ).eval()
+    base.save_pretrained(tmp_path / "t2v")
+    recipe.base = str(tmp_path / "t2v")
     a2 = build_a2_transformer(recipe, 16, 4, 32).eval()
-    base = SkyReelsV2Transformer3DModel.from_pretrained(bundled_tiny_dir() / "transformer").eval()
-    base.blocks = base.blocks[:2]
     g = torch.Generator().manual_seed(0)
     x, cond = torch.randn(1, 16, 3, 4, 4, generator=g), torch.randn(1, 20, 3, 4, 4, generator=g)
     text, image = torch.randn(1, 512, 384, generator=g), torch.randn(1, 17, 32, generator=g)
@@ -62,6 +66,20 @@ def test_warm_start_is_the_text_to_video_model_until_trained():
         got = a2(torch.cat([x, cond], 1), t, text, encoder_hidden_states_image=image, return_dict=False)[0]
         want = base(x, t, text, return_dict=False)[0]
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_bundled_base_continues_the_shipped_a2_model():
+    """`base="bundled"` starts from the shipped a2-tiny's own transformer, unchanged."""
+    from diffusers import WanTransformer3DModel
+
+    from openreels.models.tiny import bundled_a2_dir
+    from openreels.train.a2 import build_a2_transformer
+
+    recipe = get_recipe("a2-tiny")
+    shipped = WanTransformer3DModel.from_pretrained(bundled_a2_dir() / "transformer")
+    built = build_a2_transformer(recipe, 16, 4, shipped.config.image_dim)
+    for name, value in shipped.state_dict().items():
+        torch.testing.assert_close(built.state_dict()[name], value, msg=name)
 
 
 def test_training_text_states_match_the_pipeline(tmp_path):

@@ -73,12 +73,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models",
     "world",
     "eval",
+    "caption",
     "animate",
     "compose",
     "drama",
     "train",
     "bench",
     "calibrate",
+    "serve",
 )
 
 

@@ -27,6 +27,8 @@ Examples:
 
   openreels drama new ep2 --from story.txt            # built-in writer, or the LLM when OPENREELS_LLM_URL is set
 
+  openreels drama new ep4 --from story.txt --aspect 9:16   # vertical, for phones
+
   OPENREELS_LLM_URL=http://localhost:11434/v1 OPENREELS_LLM_MODEL=llama3 openreels drama new ep3 --from story.txt
 """
 
@@ -52,13 +54,19 @@ def new(
     seed: int = typer.Option(0, help="Seed for every shot (each shot derives its own from it)."),
     tts: str = typer.Option("auto", help="Speech: auto (piper, else espeak-ng), piper, espeak."),
     renderer: str = typer.Option("model", help="Shots from the video model, or 'stage': a fast animatic."),
+    aspect: str | None = typer.Option(
+        None, help="Frame shape, width:height: 9:16 (vertical), 16:9 or 1:1 (default: the model's own)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     from openreels.studio import Settings, new_project
 
     project = new_project(
-        directory, source, writer, Settings.checked(model=model, seed=seed, tts=tts, renderer=renderer)
+        directory,
+        source,
+        writer,
+        Settings.checked(model=model, seed=seed, tts=tts, renderer=renderer, aspect=aspect),
     )
     cast = [c.name for c in project.cast(project.screenplay()).characters]
     _print(

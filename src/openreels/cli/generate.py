@@ -26,6 +26,8 @@ Examples:
   openreels generate "A city street" -m skyreels-v2-df-1.3b-540p --resolution 540p --num-videos 2
 
   openreels generate --from-sidecar out/a.json --output out/again.mp4
+
+  openreels generate "a woman laughing, red backdrop" --enhance        # short prompt -> full structured one
 """
 
 RESOLUTIONS = {"540p": (544, 960), "720p": (720, 1280)}
@@ -80,6 +82,15 @@ def generate_command(
     from_sidecar: Path = typer.Option(
         None, "--from-sidecar", help="Repeat the run recorded in a JSON sidecar."
     ),
+    enhance: bool = typer.Option(
+        False,
+        "--enhance",
+        help="Expand the prompt to the full structured form first (see `openreels enhance`).",
+    ),
+    enhancer: str = typer.Option(
+        None, "--enhancer", help="With --enhance: an OpenAI-compatible LLM endpoint."
+    ),
+    enhancer_model: str = typer.Option(None, "--enhancer-model", help="With --enhancer: its model name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or notes."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     runtime=None,
@@ -123,6 +134,17 @@ def generate_command(
             inputs[name] = str(path)
     if not settings.get("prompt"):
         raise OpenreelsError("the prompt is empty; describe the video to generate")
+    enhanced = None
+    if enhance or enhancer:
+        import os
+
+        from openreels.cli.caption import run_enhancer
+
+        key = os.environ.get("OPENREELS_LLM_KEY", "")
+        enhanced = run_enhancer(settings["prompt"], settings.get("seed", 0), enhancer, enhancer_model, key)
+        settings["prompt"] = enhanced.prompt
+        if not quiet:
+            typer.echo(f"enhanced prompt: {enhanced.prompt}", err=True)
     if seconds is not None:
         if frames is not None:
             raise OpenreelsError("pass --frames or --seconds, not both")
@@ -167,6 +189,9 @@ def generate_command(
     for vid, path in zip(videos, outputs, strict=True):  # each video lands whole with its sidecar
         vid.metadata["inputs"] = {k: str(Path(v).resolve()) for k, v in inputs.items()}
         vid.metadata["crf"] = crf
+        # the sidecar keeps both prompts; "prompt" (the enhanced one) reproduces the run
+        if enhanced is not None:
+            vid.metadata |= enhanced.record()
         vid.save(path, crf=crf)
         results.append(
             {

@@ -13,7 +13,9 @@ from openreels.errors import OpenreelsError
 EXAMPLES = """
 Examples:
 
-  openreels train --recipe tiny --out runs/tiny/model            # reproduce the shipped model (GPU: ~10 min)
+  openreels train --recipe tiny --out runs/tiny/model --time-limit 60 --ship
+      # one CPU session of training: continues from the shipped model (or runs/tiny/model.work), trains
+      # for 60 minutes, and replaces the shipped model only if the new one scores better on held-out prompts
 
   openreels train --recipe test --out /tmp/m --device cpu        # toy sizes, a minute on a CPU
 
@@ -78,6 +80,25 @@ def register(app: typer.Typer) -> None:
             "--render-wait",
             help="After the VAE stage, wait at most this many minutes for clips to render.",
         ),
+        warm_from: Path = typer.Option(
+            None,
+            "--warm-from",
+            help="Continue from this model folder of the same design (default for tiny: the shipped model).",
+        ),
+        no_warm_start: bool = typer.Option(
+            False,
+            "--no-warm-start",
+            help="Train from scratch even when a shipped model of the design exists.",
+        ),
+        ship: bool = typer.Option(
+            False,
+            "--ship",
+            help="tiny only: afterwards score the new model and the shipped one on held-out prompts and "
+            "replace the shipped model only if the new one scores better.",
+        ),
+        ship_prompts: int = typer.Option(
+            12, "--ship-prompts", min=2, help="Held-out prompts scored by --ship (about 10 s each on a CPU)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     ) -> None:
@@ -140,6 +161,14 @@ def register(app: typer.Typer) -> None:
                     f"{vae_from} is not a diffusers VAE folder (no config.json); pass its vae/ folder"
                 )
             r.vae_from = str(vae_from)
+        if no_warm_start:
+            r.warm_from = None
+        elif warm_from is not None:
+            if not (warm_from / "model_index.json").is_file():
+                raise OpenreelsError(f"--warm-from {warm_from}: not a model folder (no model_index.json)")
+            r.warm_from = str(warm_from)
+        if ship and recipe != "tiny":
+            raise OpenreelsError("--ship replaces the bundled openreels-tiny; use it with --recipe tiny")
         if device.startswith("cuda"):
             import torch
 
@@ -164,6 +193,12 @@ def register(app: typer.Typer) -> None:
             return
         if "out_dir" not in summary:  # a non-zero torchrun rank: rank 0 reports
             return
+        if ship:
+            from openreels.models.tiny import bundled_tiny_dir
+            from openreels.train.report import ship_if_better
+
+            shipped = bundled_tiny_dir() or Path(__file__).resolve().parents[1] / "assets" / "openreels-tiny"
+            summary["ship"] = ship_if_better(Path(summary["out_dir"]), shipped, ship_prompts, log=log)
         if as_json:
             typer.echo(json.dumps(summary))
         elif not quiet:

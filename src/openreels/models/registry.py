@@ -310,7 +310,11 @@ def _size_multiple(folder: Path) -> int | None:
         transformer = json.loads((folder / "transformer" / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    spatial = vae.get("spatial_compression_ratio") or 2 ** len(vae.get("temperal_downsample") or [0, 0, 0])
+    # A Wan2.2-style VAE (patch_size set) folds 2x2 pixels into channels before its stages: its config says the total.
+    spatial = (vae.get("scale_factor_spatial") if vae.get("patch_size") else None) or vae.get(
+        "spatial_compression_ratio"
+    )
+    spatial = spatial or 2 ** len(vae.get("temperal_downsample") or [0, 0, 0])
     patch = transformer.get("patch_size", 2)
     patch = patch[-1] if isinstance(patch, list) else patch
     return math.lcm(16, int(spatial) * int(patch))

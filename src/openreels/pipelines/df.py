@@ -9,11 +9,17 @@ every frame is denoised. When all counts are whole blocks the schedule equals di
 
 The block size only shapes the schedule here; the transformer keeps full attention (REFERENCE.md 3: the
 released models were not trained for block-causal attention), which also avoids diffusers' dense mask.
+
+A second fix: diffusers hands each frame's scheduler a view, `latents[:, :, idx]`, which UniPC keeps as
+`last_sample` for its corrector, and then writes the step's result into that same view. The next step's
+corrector then reads the updated latents instead of the previous ones. Here every scheduler's `step` works
+on its own copy of the sample, so the corrector sees what it saw.
 """
 
 from __future__ import annotations
 
 import math
+import types
 
 import torch
 from diffusers import (
@@ -84,10 +90,34 @@ def df_step_matrix(
     return template[step_index], step_index, update_mask, intervals
 
 
+def _step_on_private_copy(self, model_output, timestep, sample, *args, **kwargs):
+    # `sample` may be a view the caller overwrites in place; the scheduler keeps what it is given.
+    return type(self).step(self, model_output, timestep, sample.clone(), *args, **kwargs)
+
+
+def keep_samples_private(scheduler) -> None:
+    """Make `scheduler.step` keep a copy of its sample (copies made by deepcopy keep the behaviour)."""
+    if "step" not in vars(scheduler):
+        scheduler.step = types.MethodType(_step_on_private_copy, scheduler)
+
+
 class _TailSafeSchedule:
-    """Mixin: the step schedule above, with `step_block_size` set by openreels before each call."""
+    """Mixin: the step schedule above, with `step_block_size` set by openreels before each call, and
+    schedulers that never alias the latents (see the module docstring)."""
 
     step_block_size: int = 1
+
+    def __call__(self, *args, **kwargs):
+        keep_samples_private(self.scheduler)  # at call time: a scheduler swapped in later is covered too
+        spatial = getattr(self.vae.config, "scale_factor_spatial", None)
+        if getattr(self.vae.config, "patch_size", None) and spatial != self.vae_scale_factor_spatial:
+            # diffusers 0.42's SkyReels-V2 pipelines derive the factor from the VAE's stages alone (8); a
+            # Wan2.2-style VAE folds 2x2 pixels into channels first, and its config gives the total (16).
+            from diffusers.video_processor import VideoProcessor
+
+            self.vae_scale_factor_spatial = spatial
+            self.video_processor = VideoProcessor(vae_scale_factor=spatial)
+        return super().__call__(*args, **kwargs)
 
     def generate_timestep_matrix(
         self,

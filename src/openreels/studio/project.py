@@ -82,6 +82,55 @@ class RenderReport:
     cast_consistency: dict = field(default_factory=dict)
 
 
+@dataclass
+class ShotTask:
+    """One storyboard shot as the render will make it: its frame count and where its frames are cached."""
+
+    shot: Shot
+    frames: int
+    key: str
+    path: Path
+
+
+@dataclass
+class RenderPlan:
+    """What `Project.prepare` found: resolved settings, storyboard, cast, references and the shot tasks."""
+
+    settings: Settings
+    board: Storyboard
+    cast: Cast
+    references: dict[str, np.ndarray]
+    renderer: ShotRenderer
+    tasks: list[ShotTask]
+    audio: dict[str, np.ndarray]  # each dialogue shot's line at SAMPLE_RATE
+    timings: dict[str, float]
+    started: float
+
+    def missing(self) -> list[ShotTask]:
+        """The shots not in the cache yet."""
+        return [t for t in self.tasks if not t.path.is_file()]
+
+    def check(self, task: ShotTask, frames: np.ndarray) -> np.ndarray:
+        """A renderer's frames for `task`, refused unless they are its n uint8 frames."""
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8 or frames.ndim != 4 or len(frames) != task.frames:
+            raise OpenreelsError(
+                f"shot {task.shot.id}: the renderer returned {frames.shape} {frames.dtype}, "
+                f"expected {task.frames} uint8 frames"
+            )
+        return frames
+
+    def store(self, task: ShotTask, frames: np.ndarray) -> np.ndarray:
+        """Keep a shot's checked frames under its key (atomically); a later render takes them from there."""
+        frames = self.check(task, frames)
+        write_video(task.path, frames, self.settings.fps)
+        return frames
+
+    def render_one(self, task: ShotTask) -> np.ndarray:
+        """Render one shot with this plan's renderer and keep it in the cache."""
+        return self.store(task, self.renderer(task.shot, self.cast, self.settings, self.references))
+
+
 def key_of(*parts: object) -> str:
     """Content key: sha256 of the parts as canonical JSON."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -249,16 +298,15 @@ class Project:
             s.compose_model if s.consistency == "compose" else None, renderer_id,
         )  # fmt: skip
 
-    def render(
+    def prepare(
         self,
         shot_renderer: ShotRenderer | None = None,
         reference_renderer: ReferenceRenderer = render_reference,
         progress: Progress | None = None,
-    ) -> RenderReport:
-        """Render every shot not in the cache, then cut the episode with its audio and subtitles.
-        The shot renderer defaults to the settings' choice: the video model, or the stage (an animatic)."""
+    ) -> RenderPlan:
+        """Plan, cast, references and every shot's cache key: what `render` will do, without rendering a
+        shot (a render farm takes `missing()` from here and fills the cache in parallel)."""
         t_start = time.perf_counter()
-        timings: dict[str, float] = {}
         s = self.settings.resolve()
         if shot_renderer is None:
             shot_renderer = render_stage_shot if s.renderer == "stage" else render_shot
@@ -266,7 +314,7 @@ class Project:
         board = self.plan(progress=progress)
         screenplay = self.screenplay()
         cast = self.cast(screenplay)
-        timings["plan"] = time.perf_counter() - t_start
+        timings = {"plan": time.perf_counter() - t_start}
 
         t0 = time.perf_counter()
         references: dict[str, np.ndarray] = {}
@@ -286,15 +334,10 @@ class Project:
             ref_keys[character.name] = key
         timings["references"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
         renderer_id = _renderer_id(shot_renderer)
-        clips: list[np.ndarray] = []
+        tasks: list[ShotTask] = []
         audio: dict[str, np.ndarray] = {}
-        edit_inputs: list = [s.model_dump(mode="json"), board.fade_out, board.title, self.meta.writer]
-        rendered = 0
-        for i, shot in enumerate(board.shots):
-            if progress:
-                progress("shots", i, len(board.shots))
+        for shot in board.shots:
             n = frames_for(shot.duration, s.fps)
             if shot.dialogue:
                 speaker = cast.get(shot.dialogue.character)
@@ -305,25 +348,42 @@ class Project:
                     shot = shot.model_copy(update={"duration": round(need, 3)})
                     n = frames_for(shot.duration, s.fps)
             key = self.shot_key(shot, s, renderer_id, ref_keys)
+            tasks.append(ShotTask(shot, n, key, self.cached("shots", key, ".npz")))
+        return RenderPlan(s, board, cast, references, shot_renderer, tasks, audio, timings, t_start)
+
+    def render(
+        self,
+        shot_renderer: ShotRenderer | None = None,
+        reference_renderer: ReferenceRenderer = render_reference,
+        progress: Progress | None = None,
+    ) -> RenderReport:
+        """Render every shot not in the cache, then cut the episode with its audio and subtitles.
+        The shot renderer defaults to the settings' choice: the video model, or the stage (an animatic)."""
+        prepared = self.prepare(shot_renderer, reference_renderer, progress)
+        s, board, cast, references = prepared.settings, prepared.board, prepared.cast, prepared.references
+        audio, timings, t_start = prepared.audio, prepared.timings, prepared.started
+        renderer_id = _renderer_id(prepared.renderer)
+        t0 = time.perf_counter()
+        clips: list[np.ndarray] = []
+        edit_inputs: list = [s.model_dump(mode="json"), board.fade_out, board.title, self.meta.writer]
+        rendered = 0
+        for i, task in enumerate(prepared.tasks):
+            if progress:
+                progress("shots", i, len(prepared.tasks))
+            shot = task.shot
             edit_inputs.append(
                 [
-                    key,
+                    task.key,
                     shot.transition,
                     shot.dialogue and shot.dialogue.model_dump(),
                     len(audio.get(shot.id, ())),
                 ]
             )
-            path = self.cached("shots", key, ".npz")
-            if path.is_file():
-                with np.load(path) as data:
+            if task.path.is_file():
+                with np.load(task.path) as data:
                     frames = data["frames"]
             else:
-                frames = np.asarray(shot_renderer(shot, cast, s, references))
-                if frames.dtype != np.uint8 or frames.ndim != 4 or len(frames) != n:
-                    raise OpenreelsError(
-                        f"shot {shot.id}: the renderer returned {frames.shape} {frames.dtype}, expected {n} uint8 frames"
-                    )
-                write_video(path, frames, s.fps)
+                frames = prepared.render_one(task)
                 rendered += 1
             clips.append(frames)
         if progress:

@@ -31,6 +31,21 @@ ShotRenderer = Callable[[Shot, Cast, "Settings", dict[str, np.ndarray]], np.ndar
 ReferenceRenderer = Callable[[Character, "Settings"], np.ndarray]
 
 
+# Frame shapes a project or a shot can ask for by name, as width:height (short dramas are 9:16, vertical).
+ASPECTS = {"16:9": (9, 16), "9:16": (16, 9), "1:1": (1, 1)}  # name -> (height, width) ratio
+Aspect = Literal["16:9", "9:16", "1:1"]
+
+
+def aspect_size(native: tuple[int, int], aspect: str | None, multiple: int = 16) -> tuple[int, int]:
+    """(height, width) with about the native size's pixel count in `aspect`, each side a multiple of
+    `multiple`; the native size itself when `aspect` is None."""
+    if aspect is None:
+        return tuple(native)
+    rh, rw = ASPECTS[aspect]
+    height = math.sqrt(native[0] * native[1] * rh / rw)
+    return tuple(max(multiple, round(side / multiple) * multiple) for side in (height, height * rw / rh))
+
+
 class Settings(BaseModel):
     """How a project renders; stored in project.yaml and editable there or by `drama render` options.
     Unset (None) size, fps and window take the model's own (see `resolve`)."""
@@ -40,6 +55,7 @@ class Settings(BaseModel):
     model: str = "openreels-tiny"
     renderer: Literal["model", "stage"] = "model"  # "stage": draw the storyboard itself (an animatic)
     size: tuple[int, int] | None = None  # (height, width) of generated shots
+    aspect: Aspect | None = None  # with size unset: the model's pixel count in this shape (e.g. "9:16")
     fps: float | None = Field(None, gt=0)  # episode frame rate
     window: int | None = Field(None, ge=5)  # frames one generation call makes
     long_in_one: bool = False  # the model makes shots longer than a window itself (diffusion forcing)
@@ -77,7 +93,7 @@ class Settings(BaseModel):
             spec = get_model(self.model)
             done = self.model_copy(
                 update={
-                    "size": self.size or tuple(spec.size),
+                    "size": self.size or aspect_size(spec.size, self.aspect, spec.size_multiple),
                     "fps": self.fps or float(spec.fps),
                     "window": self.window or spec.frames,
                     "long_in_one": spec.is_df,

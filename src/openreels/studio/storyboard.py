@@ -110,9 +110,15 @@ class Shot(BaseModel):
     caption: Caption
     dialogue: Dialogue | None = None
     prompt_override: str = ""  # free text sent instead of the caption's prompt (for real models)
+    # expand a short prompt_override to the full structure, the caption filling the gaps
+    enhance: bool = False
 
     @property
     def prompt(self) -> str:
+        if self.prompt_override and self.enhance:
+            from openreels.caption import enhance
+
+            return enhance(self.prompt_override, self.seed, base=self.caption.world()).prompt
         return self.prompt_override or caption_prompt(self.caption)
 
     source_line: int = 0

@@ -10,9 +10,11 @@ background plate), fitted by `prepare_references` and laid out by the compose pi
   - reference tokens: the image encoder's penultimate states of every reference (image cross-attention).
 Everything but the image encoder's input is encoded once and cached (`a2-encoded.pt` in the workdir).
 
-Model: diffusers `WanTransformer3DModel` (the A2 architecture), warm-started from the bundled openreels-tiny
-SkyReels-V2 transformer (same block layout; the new input channels start at zero, the image cross-attention
-fresh), the openreels-tiny VAE frozen, and a small `CLIPVisionModel` trained jointly from random weights:
+Model: diffusers `WanTransformer3DModel` (the A2 architecture). The shipped a2-tiny was warm-started from the
+SkyReels-V2 transformer of the openreels-tiny of its day (same block layout; the new input channels start at
+zero, the image cross-attention fresh); `base="bundled"` now continues from the shipped a2-tiny itself
+(transformer and image encoder), so each session adds training. Its VAE (the earlier openreels-tiny VAE, kept
+in the a2-tiny folder) is frozen, and a small `CLIPVisionModel` is trained jointly from random weights:
 no CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the
 stage's references differ in. Objective: the project's flow-matching objective with one noise level per clip
 (the pipeline denoises all frames together), text through the frozen MiniLM, padded to 512 tokens as the
@@ -22,6 +24,7 @@ the references.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -50,7 +53,7 @@ class A2Recipe(Recipe):
     """A Recipe (size, frames, clips, transformer, dit_loop, ... as for `tiny`) plus what A2 adds."""
 
     base: str | None = (
-        "bundled"  # warm start: a SkyReels-V2 transformer folder, "bundled" (openreels-tiny), None
+        "bundled"  # start: a SkyReels-V2 or A2 transformer folder, "bundled" (the shipped a2-tiny), None
     )
     image_encoder: dict = field(
         default_factory=lambda: {
@@ -84,6 +87,15 @@ def a2_tiny_recipe() -> A2Recipe:
         guidance=5.0,
         sample_shift=3.0,
         dit_batch=8,
+        # The shipped a2-tiny's size (the text-to-video design it was warm-started from), pinned here: the
+        # `tiny` recipe's defaults have moved on to a smaller, faster design.
+        transformer={
+            "num_attention_heads": 4,
+            "attention_head_dim": 64,
+            "ffn_dim": 1024,
+            "num_layers": 8,
+            "freq_dim": 256,
+        },
     )
     # The shipped run: --time-limit 54 on one CPU thread stopped at step 944 (of 1000), its decay following the
     # clock; these steps repeat it by steps (docs/a2-tiny.md).
@@ -108,15 +120,13 @@ def a2_test_recipe() -> A2Recipe:
     return r
 
 
-def _bundled_vae_dir() -> Path:
-    from openreels.models.tiny import bundled_tiny_dir
+def _bundled_a2_dir() -> Path:
+    from openreels.models.tiny import bundled_a2_dir
 
-    tiny = bundled_tiny_dir()
-    if tiny is None:
-        raise OpenreelsError(
-            "the bundled openreels-tiny model is missing; reinstall openreels or pass --vae-from"
-        )
-    return tiny / "vae"
+    folder = bundled_a2_dir()
+    if folder is None:
+        raise OpenreelsError("the bundled a2-tiny model is missing; reinstall openreels or pass --vae-from")
+    return folder
 
 
 def _reference_pipe(vae):
@@ -262,10 +272,12 @@ def wan_forward(model, x, timesteps, text, image_tokens):
 
 
 def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim: int):
-    """The A2 transformer; with `recipe.base`, every matching weight comes from that SkyReels-V2 transformer.
+    """The A2 transformer; with `recipe.base`, its weights come from that folder's transformer.
 
-    The patch embedding's columns for the mask and reference channels and the image cross-attention's values
-    start at zero, so the warm-started model first behaves exactly as the text-to-video one.
+    An A2 transformer (one with `image_dim`) is continued as it is. From a SkyReels-V2 text-to-video one, every
+    matching weight is taken; the patch embedding's columns for the mask and reference channels and the image
+    cross-attention's values start at zero, so the warm-started model first behaves exactly as the
+    text-to-video one.
     """
     from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
@@ -284,7 +296,10 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
     )
     if recipe.base is None:
         return model
-    base_dir = Path(recipe.base) if recipe.base != "bundled" else _bundled_vae_dir().parent / "transformer"
+    base_dir = Path(recipe.base) if recipe.base != "bundled" else _bundled_a2_dir() / "transformer"
+    if json.loads((base_dir / "config.json").read_text()).get("image_dim"):
+        model.load_state_dict(WanTransformer3DModel.from_pretrained(base_dir).state_dict())
+        return model
     base = SkyReelsV2Transformer3DModel.from_pretrained(base_dir, torch_dtype=torch.float32)
     state = model.state_dict()
     for name, value in base.state_dict().items():
@@ -395,7 +410,7 @@ def run_a2_recipe(
     workdir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
-    vae_dir = Path(recipe.vae_from) if recipe.vae_from else _bundled_vae_dir()
+    vae_dir = Path(recipe.vae_from) if recipe.vae_from else _bundled_a2_dir() / "vae"
     vae = AutoencoderKLWan.from_pretrained(vae_dir, torch_dtype=torch.float32).to(dev).eval()
     vae.requires_grad_(False)
     temporal = 2 ** sum(vae.config.temperal_downsample)
@@ -415,6 +430,10 @@ def run_a2_recipe(
 
     torch.manual_seed(recipe.seed + 1)
     image_encoder = CLIPVisionModel(CLIPVisionConfig(**recipe.image_encoder))
+    if recipe.base == "bundled":  # continuing the shipped model: its encoder learned the references with it
+        image_encoder.load_state_dict(
+            CLIPVisionModel.from_pretrained(_bundled_a2_dir() / "image_encoder").state_dict()
+        )
     transformer = build_a2_transformer(
         recipe, vae.config.z_dim, temporal, recipe.image_encoder["hidden_size"]
     )

@@ -12,6 +12,7 @@ and exports the EMA weights as a diffusers folder. `test` is the same path at to
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import torch
 
 from openreels.errors import OpenreelsError
 from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
-from openreels.train.export import export_pipeline_folder, folder_size_mb
+from openreels.train.export import export_pipeline_folder, folder_size_mb, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
 from openreels.train.objective import DiffusionForcingObjective
@@ -46,50 +47,66 @@ class Recipe:
     size: int = 128
     frames: int = 33
     fps: float = 8.0
-    clips: int = 6000
-    vae_clips: int = 500  # the VAE trains on the first clips while the rest render
-    decoder_clips: int = 600  # the decoder fine-tunes on the first clips
+    clips: int = 2500
+    vae_clips: int = 300  # the VAE trains on the first clips while the rest render
+    decoder_clips: int = 300  # the decoder fine-tunes on the first clips
     render_wait_s: float | None = (
         None  # after the VAE, wait at most this long for the rest (then use what exists)
     )
-    render_workers: int = -1  # -1: one per CPU core but two
+    render_workers: int = -1  # -1: one per CPU core but one
+    # A Wan2.2-style VAE (2x2 pixels folded into channels, then 8x: 16x spatial, 4x temporal, residual
+    # shortcuts): a 128x128x33 clip becomes 9x8x8 latents, 144 transformer tokens (the old 8x VAE gave 576).
+    # Thin (base 8, decoder 16) so a clip decodes in about a second on one CPU thread.
     vae: dict = field(
         default_factory=lambda: {
-            "base_dim": 24,
+            "base_dim": 8,
+            "decoder_base_dim": 16,
             "z_dim": 16,
             "dim_mult": [1, 2, 4, 4],
             "num_res_blocks": 1,
             "temperal_downsample": [False, True, True],
+            "is_residual": True,
+            "patch_size": 2,
+            "in_channels": 12,
+            "out_channels": 12,
+            "scale_factor_spatial": 16,
         }
     )
     vae_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=589, lr=1e-3, warmup=100, ema_decay=None, ckpt_every=250)
+        default_factory=lambda: LoopConfig(steps=900, lr=1e-3, warmup=50, ema_decay=None, ckpt_every=100)
     )
-    vae_batch: int = 48
+    vae_batch: int = 8
     vae_crop: int = 9  # frames per VAE training crop (1 + 4k, so the temporal compression is exercised)
     vae_crop_size: int = 64  # square spatial crop: the VAE is convolutional, smaller crops train it faster
     vae_from: str | None = None  # a trained AutoencoderKLWan folder: skip the VAE stage (two-step runs)
+    # Continue from a model folder of the same design (its VAE, latent statistics and transformer weights), so
+    # every session adds training: "bundled" is the shipped model of this recipe's name. Used when the work
+    # folder holds no transformer checkpoint of its own; a folder of another design is ignored, with a note.
+    warm_from: str | None = None
+    keep_latent_stats: bool = False  # with vae_from: keep that VAE's latents_mean/std (a warm start does)
     vae_kl_weight: float = 1e-4
     # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
     # never show it long sequences, and its causal cache drifts past the crop length without this.
     decoder_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=166, lr=3e-4, warmup=20, ema_decay=None, ckpt_every=100)
+        default_factory=lambda: LoopConfig(steps=60, lr=3e-4, warmup=10, ema_decay=None, ckpt_every=20)
     )
-    decoder_batch: int = 8
+    decoder_batch: int = 2
+    # Sized for samples per CPU-second (docs/tiny-model.md): width 128, 4 layers, 1.3 M parameters.
     transformer: dict = field(
         default_factory=lambda: {
-            "num_attention_heads": 4,
+            "num_attention_heads": 2,
             "attention_head_dim": 64,
-            "ffn_dim": 1024,
-            "num_layers": 8,
-            "freq_dim": 256,
+            "ffn_dim": 512,
+            "num_layers": 4,
+            "freq_dim": 64,
         }
     )
+    # Trained by the clock on a CPU (`--time-limit`): the learning rate decays with the time left.
     dit_loop: LoopConfig = field(
-        default_factory=lambda: LoopConfig(steps=1373, lr=6e-4, warmup=200, ema_decay=0.999, ckpt_every=500)
+        default_factory=lambda: LoopConfig(steps=20000, lr=1e-3, warmup=200, ema_decay=0.999, ckpt_every=200)
     )
-    dit_batch: int = 128
-    forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0))
+    dit_batch: int = 64
+    forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0, logit_normal=True))
     text_drop_prob: float = 0.1
     p_end_frame: float = 0.1
     max_sequence_length: int = 128  # stage prompts are at most ~90 MiniLM tokens
@@ -117,7 +134,7 @@ class Recipe:
 
 
 def _tiny() -> Recipe:
-    return Recipe(name="tiny")
+    return Recipe(name="tiny", warm_from="bundled")
 
 
 def _smoke() -> Recipe:
@@ -136,12 +153,17 @@ def _test() -> Recipe:
         frames=9,
         clips=48,
         render_workers=0,
-        vae={
-            "base_dim": 8,
+        vae={  # the tiny recipe's design (2x2 pixels folded in, 16x spatial) at toy width
+            "base_dim": 4,
             "z_dim": 4,
             "dim_mult": [1, 2, 2, 2],
             "num_res_blocks": 1,
             "temperal_downsample": [False, True, True],
+            "is_residual": True,
+            "patch_size": 2,
+            "in_channels": 12,
+            "out_channels": 12,
+            "scale_factor_spatial": 16,
         },
         transformer={
             "num_attention_heads": 2,
@@ -318,6 +340,16 @@ def run_recipe(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    warm = _warm_start_folder(recipe, workdir, log)
+    if warm is not None:
+        # The transformer continues in the latent space it was trained in: the folder's VAE and statistics.
+        recipe = replace(
+            recipe,
+            vae_from=str(warm / "vae"),
+            keep_latent_stats=True,
+            decoder_loop=replace(recipe.decoder_loop, steps=0),
+        )
+        summary["warm_from"] = str(warm)
     cache = workdir / "encoded.pt"
     if cache.exists() and (workdir / "vae" / "config.json").exists():
         data = _load_encoded(recipe, workdir, dev, summary)
@@ -338,6 +370,7 @@ def run_recipe(
     # 4. diffusion-forcing transformer
     _seed_everything(recipe.seed + 1)
     transformer = build_transformer(recipe)
+    history = _start_segment(transformer, workdir, warm, log) if recipe.warm_from else []
     objective = DiffusionForcingObjective(
         forcing=recipe.forcing,
         text_drop_prob=recipe.text_drop_prob,
@@ -345,13 +378,20 @@ def run_recipe(
         p_end_frame=recipe.p_end_frame,
     )
     pad = recipe.max_sequence_length - used
+    # The last clips are never trained on: their loss at fixed noise tells how the model generalises.
+    n_hold = min(64, max(2, n_clips // 20))
 
-    def dit_batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
-        idx = torch.randint(n_clips, (recipe.dit_batch,), generator=g).to(dev)
+    def clip_batch(idx: torch.Tensor) -> dict:
         text = text_bank[prompt_idx[idx]].float()
         text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
         return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
+
+    def dit_batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        return clip_batch(torch.randint(n_clips - n_hold, (recipe.dit_batch,), generator=g).to(dev))
+
+    held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=dev))
+    loss_before = heldout_loss(transformer.to(dev), held_out)
 
     dit_loop = replace(recipe.dit_loop, seed=recipe.seed)
     t0 = time.perf_counter()
@@ -372,17 +412,129 @@ def run_recipe(
     transformer = dit_trainer.run().eval()
     summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
     summary["dit_steps"] = dit_trainer.step
+    summary["heldout_loss"] = [round(loss_before, 4), round(heldout_loss(transformer, held_out), 4)]
+    if dist_info.is_main:
+        log(f"[dit] held-out velocity MSE {summary['heldout_loss'][0]} -> {summary['heldout_loss'][1]}")
+    segment = {
+        "heldout_loss": summary["heldout_loss"],
+        "samples": dit_trainer.step * recipe.dit_batch * recipe.dit_loop.grad_accum * dist_info.world_size,
+        "train_s": round(dit_trainer.elapsed, 1),
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "clips": n_clips,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    history = history + [segment]
+    summary["history"] = history
+    summary["samples_seen"] = sum(h["samples"] for h in history)
 
     # 5. export
     if dist_info.is_main:
-        export_pipeline_folder(
-            out_dir, transformer, vae, recipe.defaults() | {"training": _training_note(summary)}
-        )
+        note = _training_note(summary) | {"history": history, "samples_seen": summary["samples_seen"]}
+        export_pipeline_folder(out_dir, transformer, vae, recipe.defaults() | {"training": note})
+        write_json(workdir / "history.json", _read_json(workdir / "history.json") | {"history": history})
         summary["out_dir"] = str(out_dir)
         summary["size_mb"] = folder_size_mb(out_dir)
         summary["total_s"] = round(time.perf_counter() - t_start, 1)
         log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
     return summary
+
+
+@torch.no_grad()
+def heldout_loss(
+    transformer, batch: dict, sigmas: tuple[float, ...] = (0.25, 0.5, 0.75), seed: int = 0
+) -> float:
+    """Velocity MSE of clips at fixed noise levels and fixed noise, with their text (the same every call)."""
+    from openreels.train.flow import add_noise, timesteps_from_sigmas, velocity_target
+    from openreels.train.objective import skyreels_forward
+
+    x0 = batch["latents"]
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for s in sigmas:
+        noise = torch.randn(x0.shape, generator=g).to(x0)
+        sig = torch.full(x0.shape[:1] + x0.shape[2:3], s, device=x0.device)
+        pred = skyreels_forward(
+            transformer, add_noise(x0, noise, sig), timesteps_from_sigmas(sig), batch["text"], None
+        )
+        losses.append(float((pred.float() - velocity_target(x0, noise).float()).pow(2).mean()))
+    return sum(losses) / len(losses)
+
+
+def _same_design(folder: Path, recipe: Recipe) -> bool:
+    """Whether a model folder has the recipe's VAE and transformer configuration (so its weights fit)."""
+    try:
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        transformer = json.loads((folder / "transformer" / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    patch = list(transformer.get("patch_size", []))
+    return (
+        all(vae.get(k) == v for k, v in recipe.vae.items())
+        and all(transformer.get(k) == v for k, v in recipe.transformer.items())
+        and patch == [1, 2, 2]
+        and transformer.get("in_channels") == recipe.vae["z_dim"]
+    )
+
+
+def _warm_start_folder(recipe: Recipe, workdir: Path, log) -> Path | None:
+    """The model folder this run continues from, or None (train from scratch, or resume the work folder)."""
+    if not recipe.warm_from or (workdir / "encoded.pt").exists():
+        # A work folder with its own encoded clips continues its own model (or started from the folder before).
+        previous = _read_json(workdir / "history.json").get("warm_from")
+        return Path(previous) if previous and recipe.warm_from else None
+    if recipe.warm_from == "bundled":
+        from openreels.models.tiny import bundled_tiny_dir
+
+        folder = bundled_tiny_dir() if recipe.name == "tiny" else None
+        if folder is None:
+            return None
+    else:
+        folder = Path(recipe.warm_from)
+    if not _same_design(folder, recipe):
+        log(f"[warm] {folder} is of another design than recipe {recipe.name!r}: training from scratch")
+        return None
+    write_json(workdir / "history.json", {"warm_from": str(folder), "history": []})
+    return folder
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _start_segment(transformer, workdir: Path, warm: Path | None, log) -> list[dict]:
+    """Set the transformer's starting weights for this run and return the training history before it.
+
+    A work folder whose transformer checkpoint is unfinished resumes it (the Trainer loads it). A finished one
+    (an earlier session's run) is kept as `dit.<k>.ckpt` and a new segment starts from its EMA weights; with
+    no checkpoint, a warm-start folder's weights are the start. Each segment then has its own warm-up and
+    decay, so a session's training always ends annealed."""
+    from safetensors.torch import load_file
+
+    saved = _read_json(workdir / "history.json")
+    history = list(saved.get("history", []))
+    ckpt = workdir / "dit.ckpt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if state["step"] < state["cfg"]["steps"]:
+            return history  # unfinished: the Trainer resumes it
+        ema = state["ema"] or {}
+        weights = {k[len("module.model.") :]: v for k, v in ema.items() if k.startswith("module.model.")}
+        transformer.load_state_dict(
+            weights or {k[len("model.") :]: v for k, v in state["module"].items() if k.startswith("model.")}
+        )
+        ckpt.rename(workdir / f"dit.{max(len(history) - 1, 0)}.ckpt")  # the history already counts it
+        log(f"[dit] segment {len(history) + 1}: continuing from the finished run in {workdir}")
+    elif warm is not None:
+        if not history:
+            history = list(_read_json(warm / "openreels.json").get("training", {}).get("history", []))
+            write_json(workdir / "history.json", saved | {"history": history})
+        transformer.load_state_dict(load_file(warm / "transformer" / "diffusion_pytorch_model.safetensors"))
+        log(f"[dit] segment {len(history) + 1}: warm start from {warm}")
+    return history
 
 
 def _encode_clips(
@@ -391,7 +543,7 @@ def _encode_clips(
     """Stages 1-3: render the clips, train the VAE on them, then encode every clip and prompt once."""
     # Every rank renders the same seeded set (ranks differ in what they draw), in the background; the VAE
     # trains on the first `vae_clips` while the rest render.
-    workers = recipe.render_workers if recipe.render_workers >= 0 else max(0, (os.cpu_count() or 1) - 2)
+    workers = recipe.render_workers if recipe.render_workers >= 0 else max(1, (os.cpu_count() or 1) - 1)
     t_render = time.perf_counter()
     renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
 
@@ -430,8 +582,11 @@ def _encode_clips(
             raw.append(encode_mode(vae, video).float())
             last.append(encode_mode(vae, video[:, :, -1:]).float())
     raw_latents = torch.cat(raw)
-    mean, std = latent_stats(raw_latents)
-    vae.register_to_config(latents_mean=mean, latents_std=std)
+    if recipe.keep_latent_stats:
+        mean, std = list(vae.config.latents_mean), list(vae.config.latents_std)
+    else:
+        mean, std = latent_stats(raw_latents)
+        vae.register_to_config(latents_mean=mean, latents_std=std)
     latents = normalise(raw_latents, mean, std).to(torch.bfloat16 if dev.type == "cuda" else torch.float32)
     last_latents = normalise(torch.cat(last), mean, std).to(latents.dtype)
     del raw, raw_latents, last

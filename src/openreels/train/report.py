@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def measure(
     log=print,
     model: str = "openreels-tiny",
     device: str = "cpu",
+    guidance: float | None = None,
 ) -> dict:
     from openreels.eval import consistency, score_clip
     from openreels.models.registry import get_model
@@ -63,6 +65,7 @@ def measure(
     items = [held.item(k) for k in range(max(n_t2v, n_i2v))]
     out: dict = {
         "model": spec.id,
+        "guidance": spec.guidance if guidance is None else guidance,
         "size": [h, w],
         "frames": spec.frames,
         "fps": spec.fps,
@@ -73,7 +76,11 @@ def measure(
     for k in range(n_t2v):
         t = time.perf_counter()
         gen.append(
-            generate(GenerateRequest(prompt=items[k]["prompt"], seed=k, model=model, device=device))[0].frames
+            generate(
+                GenerateRequest(
+                    prompt=items[k]["prompt"], seed=k, model=model, device=device, guidance=guidance
+                )
+            )[0].frames
         )
         gen_s.append(time.perf_counter() - t)
         log(f"t2v {k + 1}/{n_t2v}: {gen_s[-1]:.1f} s")
@@ -94,7 +101,9 @@ def measure(
     for k in range(n_i2v):
         first = items[k]["frames"][0].numpy()
         v = generate(
-            GenerateRequest(prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device)
+            GenerateRequest(
+                prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device, guidance=guidance
+            )
         )[0].frames
         psnrs.append(_psnr(v[0], first))
         motion.append(float(np.abs(v[-1].astype(np.float32) - v[0].astype(np.float32)).mean()))
@@ -107,7 +116,14 @@ def measure(
         frames = spec.frames + (long_windows - 1) * new
         t = time.perf_counter()
         v = generate(
-            GenerateRequest(prompt=items[0]["prompt"], frames=frames, seed=0, model=model, device=device)
+            GenerateRequest(
+                prompt=items[0]["prompt"],
+                frames=frames,
+                seed=0,
+                model=model,
+                device=device,
+                guidance=guidance,
+            )
         )[0].frames
         first_w, last_w = v[: spec.frames], v[-spec.frames :]
         out["long"] = {
@@ -124,6 +140,35 @@ def measure(
     return out
 
 
+def target_score(result: dict) -> float:
+    """One number to rank models by: the mean held-out accuracy over the target fields."""
+    fields = result["t2v"]["generated"]
+    return float(np.mean([fields[k]["accuracy"] if k in fields else 0.0 for k in TARGETS]))
+
+
+def ship_if_better(candidate: Path, shipped: Path, n: int, log=print, seed: int = 0) -> dict:
+    """Score both folders on the same n held-out prompts; replace `shipped` with `candidate` only if the
+    candidate's target score is higher. Returns both scores and whether it was shipped."""
+    from openreels.train.export import atomic_folder
+
+    scores = {}
+    for name, folder in (("candidate", candidate), ("shipped", shipped)):
+        if not (folder / "model_index.json").is_file():
+            scores[name] = None
+            continue
+        res = measure(n, 0, 0, seed=seed, log=lambda _line: None, model=str(folder))
+        scores[name] = {"score": target_score(res), "fields": res["t2v"]["generated"]}
+        log(f"[ship] {name} {folder}: held-out target score {scores[name]['score']:.3f} on {n} prompts")
+    better = scores["shipped"] is None or scores["candidate"]["score"] > scores["shipped"]["score"]
+    if better:
+        with atomic_folder(shipped) as tmp:
+            shutil.copytree(candidate, tmp, dirs_exist_ok=True)
+        log(f"[ship] {shipped} replaced by {candidate}")
+    else:
+        log(f"[ship] {shipped} kept: the candidate does not score better")
+    return scores | {"shipped_new": better}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--t2v", type=int, default=6)
@@ -131,9 +176,12 @@ def main() -> None:
     ap.add_argument("--long-windows", type=int, default=10)
     ap.add_argument("--model", default="openreels-tiny", help="registry id or model folder")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (seconds are then the GPU's)")
+    ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the model's)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    res = measure(args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device)
+    res = measure(
+        args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device, guidance=args.guidance
+    )
     arrays = {k: res.pop(k) for k in ("t2v_frames", "long_frames") if k in res}
     np.savez_compressed(args.out.with_suffix(".npz"), **arrays)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
