@@ -146,5 +146,5 @@ def test_command_helps_keep_examples_line_by_line(args, capsys):
     assert "Examples" not in summary and "openreels " not in summary
     block = re.search(r"\n  Examples:\n((?:    .*\n)+)", out)
     assert block, out
-    starts = ("openreels ", "torchrun ", "OPENREELS_")
+    starts = ("openreels ", "torchrun ", "OPENREELS_", "# ")  # a comment line under an example too
     assert all(line.strip().startswith(starts) for line in block[1].splitlines()), block[1]
