@@ -50,7 +50,7 @@ def test_model_ids_resolve_through_the_registry(tmp_path, monkeypatch):
         load_compose_pipeline("Skywork/SkyReels-A2")
     with pytest.raises(OpenreelsError, match="cannot compose; use openreels-a2-tiny, skyreels-a2"):
         load_compose_pipeline("skyreels-v2-t2v-14b-540p")
-    with pytest.raises(OpenreelsError, match="unknown model"):
+    with pytest.raises(OpenreelsError, match="model folder not found: .*nowhere; check the path"):
         load_compose_pipeline(str(tmp_path / "nowhere"))
 
 
