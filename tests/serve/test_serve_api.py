@@ -24,7 +24,7 @@ def test_health_needs_no_token_and_everything_else_does(server) -> None:
     assert c.get(f"{API}/openapi.json").json()["info"]["title"] == "openreels serve"
 
 
-def _events(client, url: str, headers: dict) -> list[tuple[str, dict]]:
+def _events(client, url: str, headers: dict, on_event=None) -> list[tuple[str, dict]]:
     events, name = [], None
     with client.stream("GET", url, headers=headers) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -33,11 +33,31 @@ def _events(client, url: str, headers: dict) -> list[tuple[str, dict]]:
                 name = line[7:]
             elif line.startswith("data: "):
                 events.append((name, json.loads(line[6:])))
+                if on_event:
+                    on_event(*events[-1])
     return events
 
 
-def test_generate_job_streams_progress_and_serves_its_video_with_ranges(kit, server) -> None:
+def test_generate_job_streams_progress_and_serves_its_video_with_ranges(kit, server, monkeypatch) -> None:
     from openreels.media.video import read_video
+    from openreels.serve import jobs
+
+    # The stream samples the job's latest state; a tiny job can denoise between two samples. So the worker
+    # holds at its first denoising step until the stream has delivered one (no timing assumption).
+    seen_denoising = threading.Event()
+    report = jobs.Eta.__call__
+
+    def held_report(self, stage, done, total, **extra):
+        report(self, stage, done, total, **extra)
+        if stage == "denoising" and done >= 1:
+            seen_denoising.wait(timeout=60)
+
+    monkeypatch.setattr(jobs.Eta, "__call__", held_report)
+
+    def on_event(name, body):
+        progress = body["progress"] or {}
+        if name == "progress" and progress.get("stage") == "denoising" and progress["done"] >= 1:
+            seen_denoising.set()
 
     c, alice = server.client, server.token("alice")
     r = c.post(f"{API}/jobs/generate", json=kit.TINY, headers=alice | {"Idempotency-Key": "k1"})
@@ -53,12 +73,13 @@ def test_generate_job_streams_progress_and_serves_its_video_with_ranges(kit, ser
 
     worker = threading.Timer(0.5, server.run_jobs)
     worker.start()
-    events = _events(c, f"{API}/jobs/{job['id']}/events", alice)
+    events = _events(c, f"{API}/jobs/{job['id']}/events", alice, on_event)
     worker.join()
     names = [n for n, _ in events]
     assert names[-1] == "done" and names.count("done") == 1
     steps = [e["progress"] for n, e in events if n == "progress" and e["progress"]]
-    assert any(p["stage"] == "denoising" and p["total"] >= 1 for p in steps), steps
+    assert seen_denoising.is_set()
+    assert any(p["stage"] == "denoising" and p["done"] >= 1 and p["total"] >= 1 for p in steps), steps
     done = events[-1][1]
     assert done["state"] == "done" and done["attempts"] == 1 and done["result"]["videos"][0]["frames"] == 5
 
