@@ -28,7 +28,7 @@ def test_models_and_choices(server) -> None:
     assert c.get(f"{API}/models").status_code == 401
     models = {m["id"]: m for m in c.get(f"{API}/models", headers=alice).json()["models"]}
     tiny = models["openreels-tiny"]
-    assert tiny["size"] == [128, 128] and tiny["sizes"]["9:16"] == [176, 96] and "t2v" in tiny["tasks"]
+    assert tiny["size"] == [128, 128] and tiny["sizes"]["9:16"] == [160, 96] and "t2v" in tiny["tasks"]
     assert "compose" in models["openreels-a2-tiny"]["tasks"]
     words = c.get(f"{API}/studio/choices", headers=alice).json()
     assert "close-up" in words["shot_type"] and "dolly in" in words["camera_motion"]
@@ -66,7 +66,7 @@ def test_outline_voice_and_thumbnail_belong_to_the_owner(kit, server) -> None:
     server.run_jobs()
     thumb = c.get(thumb_url, headers=alice)
     assert thumb.status_code == 200, thumb.text
-    assert Image.open(io.BytesIO(thumb.content)).size == (96, 176)  # (width, height): 9:16 of the tiny model
+    assert Image.open(io.BytesIO(thumb.content)).size == (96, 160)  # (width, height): 9:16 of the tiny model
     assert c.get(f"{API}/projects/{pid}/storyboard/shots/nope/thumb.png", headers=alice).status_code == 404
 
     for url in (
