@@ -11,7 +11,8 @@ from openreels.face import eye_opening, mouth_opening
 from openreels.pipelines.a1.checkpoint import a1_scheduler
 from openreels.train.a1 import A1Recipe, a1_toy, face_region, heldout_pair, make_pair, mouth_eye_curves
 from openreels.train.objective import VPrediction
-from openreels.train.recipes import get_recipe, run_recipe
+from openreels.train.recipes import get_recipe
+from openreels.train.runner import run_recipe
 
 
 @pytest.fixture(autouse=True)

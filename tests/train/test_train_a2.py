@@ -5,7 +5,8 @@ import re
 import numpy as np
 import torch
 
-from openreels.train.recipes import get_recipe, run_recipe
+from openreels.train.recipes import get_recipe
+from openreels.train.runner import run_recipe
 
 
 def test_a2_recipe_trains_and_exports_an_a2_folder(tmp_path):

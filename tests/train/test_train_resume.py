@@ -83,7 +83,7 @@ def test_paused_run_resumes_from_cached_latents_to_the_same_weights(tmp_path, mo
     import pytest
 
     from openreels.train import loop
-    from openreels.train.recipes import run_recipe
+    from openreels.train.runner import run_recipe
 
     logs: list[str] = []
     straight = run_recipe(_small_test_recipe(), tmp_path / "a", tmp_path / "a.work", "cpu", log=logs.append)

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from openreels.train.recipes import get_recipe, run_recipe
+from openreels.train.recipes import get_recipe
+from openreels.train.runner import run_recipe
 
 
 def _recipe(**changes):

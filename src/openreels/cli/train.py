@@ -1,4 +1,4 @@
-"""`openreels train`: run a training recipe (the one that makes the bundled openreels-tiny model)."""
+"""`openreels train`: run a training recipe (those that make the bundled openreels-tiny, a1-tiny and a2-tiny)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ Examples:
 
   openreels train --recipe test --out /tmp/m --device cpu        # toy sizes, a minute on a CPU
 
-  openreels train --recipe a2-tiny --out runs/a2/model --device cpu   # the bundled A2 (~1.5 h, one CPU thread)
+  openreels train --recipe a2-tiny --out runs/a2/model --time-limit 60 --ship
+      # the bundled A2 (elements-to-video), one session: the same sessions, warm start and --ship as tiny
 
   openreels train --recipe a1-tiny --out runs/a1/model --device cpu   # the bundled A1 (~1 h 45 min on 2 CPU cores)
 
@@ -29,14 +30,16 @@ Examples:
 """
 RESUME = (
     "A run killed at any point and started again with the same arguments resumes from its last checkpoint "
-    "(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot)."
+    "(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot). "
+    "Every recipe trains in sessions: a finished work folder continues as a new segment, and a new one starts "
+    "from the shipped model of the same design (tiny, a1-tiny, a2-tiny) unless --no-warm-start."
 )
 
 
 def register(app: typer.Typer) -> None:
     @app.command(
         "train",
-        help="Train a model from a recipe (flow matching + diffusion forcing).\n\n"
+        help="Train a model from a recipe (flow matching + diffusion forcing; A1: v-prediction).\n\n"
         + RESUME
         + "\n\n"
         + EXAMPLES,
@@ -67,7 +70,9 @@ def register(app: typer.Typer) -> None:
             None, "--vae-time-limit", help="Stop the VAE stage after this many minutes."
         ),
         vae_from: Path = typer.Option(
-            None, "--vae-from", help="Use this trained AutoencoderKLWan folder and skip the VAE stage."
+            None,
+            "--vae-from",
+            help="Use this trained VAE folder (AutoencoderKLWan; a1: AutoencoderKLCogVideoX) and skip the VAE stage.",
         ),
         stop_after: float = typer.Option(
             None,
@@ -83,7 +88,8 @@ def register(app: typer.Typer) -> None:
         warm_from: Path = typer.Option(
             None,
             "--warm-from",
-            help="Continue from this model folder of the same design (default for tiny: the shipped model).",
+            help="Continue from this model folder of the same design (default for tiny, a1-tiny, a2-tiny: the "
+            "shipped model).",
         ),
         no_warm_start: bool = typer.Option(
             False,
@@ -93,11 +99,14 @@ def register(app: typer.Typer) -> None:
         ship: bool = typer.Option(
             False,
             "--ship",
-            help="tiny only: afterwards score the new model and the shipped one on held-out prompts and "
-            "replace the shipped model only if the new one scores better.",
+            help="tiny, a1-tiny, a2-tiny: afterwards score the new model and the shipped one on held-out items "
+            "(the recipe's own evaluation) and replace the shipped model only if the new one scores better.",
         ),
         ship_prompts: int = typer.Option(
-            12, "--ship-prompts", min=2, help="Held-out prompts scored by --ship (about 10 s each on a CPU)."
+            12,
+            "--ship-prompts",
+            min=2,
+            help="Held-out items (prompts, pairs or compositions) scored by --ship (seconds each on a CPU).",
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
@@ -105,7 +114,8 @@ def register(app: typer.Typer) -> None:
         from openreels.cli.common import check_writable_folder
         from openreels.limits import check_seed
         from openreels.train.loop import TrainingPaused
-        from openreels.train.recipes import get_recipe, run_recipe
+        from openreels.train.recipes import get_recipe
+        from openreels.train.runner import run_recipe, shipped_path
 
         r = get_recipe(recipe)
         if seed is not None:
@@ -164,11 +174,13 @@ def register(app: typer.Typer) -> None:
         if no_warm_start:
             r.warm_from = None
         elif warm_from is not None:
-            if not (warm_from / "model_index.json").is_file():
-                raise OpenreelsError(f"--warm-from {warm_from}: not a model folder (no model_index.json)")
+            if not (warm_from / "transformer").is_dir():
+                raise OpenreelsError(f"--warm-from {warm_from}: not a model folder (no transformer/)")
             r.warm_from = str(warm_from)
-        if ship and recipe != "tiny":
-            raise OpenreelsError("--ship replaces the bundled openreels-tiny; use it with --recipe tiny")
+        if ship and shipped_path(r.name) is None:
+            raise OpenreelsError(
+                f"--ship replaces a shipped model; recipe {recipe!r} ships none (use tiny, a1-tiny or a2-tiny)"
+            )
         if device.startswith("cuda"):
             import torch
 
@@ -194,11 +206,11 @@ def register(app: typer.Typer) -> None:
         if "out_dir" not in summary:  # a non-zero torchrun rank: rank 0 reports
             return
         if ship:
-            from openreels.models.tiny import bundled_tiny_dir
             from openreels.train.report import ship_if_better
 
-            shipped = bundled_tiny_dir() or Path(__file__).resolve().parents[1] / "assets" / "openreels-tiny"
-            summary["ship"] = ship_if_better(Path(summary["out_dir"]), shipped, ship_prompts, log=log)
+            summary["ship"] = ship_if_better(
+                Path(summary["out_dir"]), shipped_path(r.name), ship_prompts, r.score, log=log
+            )
         if as_json:
             typer.echo(json.dumps(summary))
         elif not quiet:

@@ -6,10 +6,11 @@ expression and action (talking, nodding, ...); the driving landmark video is the
 landmarks of the target, drawn by the A1 landmark renderer (`openreels.face`), the reference's own drawing
 first, exactly as `pipelines.animate` builds it from retargeted landmarks at inference.
 
-Stages (the `tiny` recipe's shape, with A1's components):
+Stages (the `tiny` recipe's shape, with A1's components; what all recipes share is `runner.run_recipe`):
   1. render the pairs; train one small AutoencoderKLCogVideoX on crops of both the stage clips and the landmark
      videos (it is saved as vae/ and as pose_guider/: the pose guider only encodes, and one VAE that
-     reconstructs both keeps the landmarks' detail in its latents at half the CPU cost of two);
+     reconstructs both keeps the landmarks' detail in its latents at half the CPU cost of two); 1b. fine-tune
+     its decoder on whole clips, the encoder frozen;
   2. encode every pair once (target video, landmark video, reference frame; posterior modes scaled by the
      measured `scaling_factor`) and the reference face crop with the SigLIP processor;
   3. train the A1 transformer with `DiffusionForcingObjective` (v-prediction on the scheduler's alphas, uniform
@@ -23,11 +24,9 @@ Stages (the `tiny` recipe's shape, with A1's components):
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -37,17 +36,20 @@ from torch import nn
 
 from openreels.errors import OpenreelsError
 from openreels.pipelines.a1.checkpoint import A1Size, a1_scheduler, create_random_a1
-from openreels.train.export import atomic_folder, folder_size_mb, save_module, write_json
+from openreels.pipelines.animate import SIGLIP_FOLDER
+from openreels.train.data import to_video_tensor
+from openreels.train.export import atomic_folder, save_module, write_json
 from openreels.train.flow import ForcingConfig
-from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
+from openreels.train.loop import DistInfo, LoopConfig
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition, VPrediction
-from openreels.train.vae import DecoderLoss, VAELoss, encode_mode, random_crops, train_autoencoder
+from openreels.train.runner import Encoded, Model, RecipeParts, Run, finetune_decoder, train_vae
+from openreels.train.vae import encode_mode
 
 PORTRAIT_ACTIONS = ("talking", "standing", "nodding", "shaking head")
 
 
 @dataclass
-class A1Recipe:
+class A1Recipe(RecipeParts):
     """Sizes and schedules of a tiny A1 run (field names follow `recipes.Recipe` where they mean the same)."""
 
     name: str = "a1-tiny"
@@ -87,8 +89,8 @@ class A1Recipe:
         )
     )
     dit_batch: int = 32
-    # Stage 4: the decoder alone on whole clips, encoder frozen (`DecoderLoss`): the crops of stage 1 never show
-    # it a full-size clip, and every latent the transformer learned from stays valid.
+    # Stage 1b: the decoder alone on whole clips, encoder frozen (`DecoderLoss`): the crops of stage 1 never show
+    # it a full-size clip, and every latent the transformer learns from stays valid.
     decoder_loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(
             steps=300, lr=5e-4, warmup=20, ema_decay=None, ckpt_every=50, log_every=10
@@ -108,7 +110,9 @@ class A1Recipe:
     pose_guidance: float = 4.0
     source: str = "stage"  # the only source: pairs need ground-truth face landmarks
     render_wait_s: float | None = None  # accepted for CLI compatibility; pairs render in the foreground
-    vae_from: str | None = None
+    vae_from: str | None = None  # a trained AutoencoderKLCogVideoX folder (its scaling factor kept)
+    # Continue from a model folder of the same design ("bundled": the shipped a1-tiny); see `runner`.
+    warm_from: str | None = None
 
     def defaults(self) -> dict:
         return {
@@ -122,19 +126,92 @@ class A1Recipe:
             "seed": self.seed,
         }
 
-    def run(
-        self,
-        out_dir: str | Path,
-        workdir: str | Path,
-        device: str = "auto",
-        log: Callable[[str], None] | None = None,
-        stop_after_s: float | None = None,
-    ) -> dict:
-        return run_a1_recipe(self, out_dir, workdir, device, log, stop_after_s)
+    # ---- the runner's parts (see openreels.train.runner.RecipeParts) -------------------------------------
+
+    def check(self, dist: DistInfo) -> None:
+        if dist.world_size > 1:
+            raise OpenreelsError("the a1 recipes run in one process; launch them without torchrun")
+        if self.source != "stage":
+            raise OpenreelsError(
+                "the a1 recipes train on stage clips only (they need face landmarks); drop --source"
+            )
+
+    def cache_key(self) -> dict:
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "a1": asdict(self.a1),
+            "clips": self.clips,
+            "fps": self.fps,
+            "vae_from": self.vae_from,
+            "vae_steps": self.vae_loop.steps,
+            "decoder_steps": self.decoder_loop.steps,
+        }
+
+    def design(self) -> dict[str, dict]:
+        a = self.a1
+        scale = 2 ** (len(a.vae_channels) - 1)
+        return {
+            "transformer": {
+                "num_attention_heads": a.heads,
+                "attention_head_dim": a.head_dim,
+                "num_layers": a.layers,
+                "in_channels": 3 * a.latent_channels,
+                "patch_size": a.patch_size,
+                "sample_height": a.height // scale,
+                "sample_width": a.width // scale,
+                "face_embed_dim": a.face_width,
+                "text_embed_dim": a.text_embed_dim,
+                "time_embed_dim": a.time_embed_dim,
+            },
+            "vae": {"block_out_channels": list(a.vae_channels), "latent_channels": a.latent_channels},
+            SIGLIP_FOLDER: {
+                "hidden_size": a.face_width,
+                "image_size": a.face_image,
+                "patch_size": a.face_patch,
+            },
+        }
+
+    def continued_from(self, folder: Path) -> A1Recipe:
+        # Its VAE (encoder, scaling factor and fine-tuned decoder) as it is.
+        return replace(self, vae_from=str(folder / "vae"), decoder_loop=replace(self.decoder_loop, steps=0))
+
+    def load_vae(self, folder: Path, dev: torch.device):
+        from diffusers import AutoencoderKLCogVideoX
+
+        return AutoencoderKLCogVideoX.from_pretrained(folder).to(dev)
+
+    def encode(self, vae, run: Run) -> Encoded:
+        return _encode_pairs(self, vae, run)
+
+    def build(self, data: Encoded, run: Run) -> Model:
+        return _model(self, data, run)
+
+    def load_warm(self, folder: Path, model, extras) -> None:
+        from transformers import SiglipVisionModel
+
+        from openreels.pipelines.a1 import A1Transformer3DModel
+
+        model.load_state_dict(A1Transformer3DModel.from_pretrained(folder / "transformer").state_dict())
+        extras[0].siglip.load_state_dict(
+            SiglipVisionModel.from_pretrained(folder / SIGLIP_FOLDER).state_dict()
+        )
+
+    def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
+        from transformers import SiglipImageProcessor
+
+        processor = SiglipImageProcessor.from_pretrained(_init_folder(self, run.workdir) / SIGLIP_FOLDER)
+        export_a1_folder(out_dir, transformer, data.vae, data.vae, extras[0].siglip, processor, meta)
+
+    def score(self, folder: Path, n: int, log) -> float:
+        """The mean of the issue's four held-out measures (`evaluate`): reference colours, expression, and the
+        mouth and eye correlations with the driving clip (a measure no pair gave counts 0)."""
+        result = evaluate(folder, pairs=n)["model"]
+        return float(np.mean([result[k] or 0.0 for k in ("colours", "expression", "mouth_r", "eye_r")]))
 
 
 def a1_tiny() -> A1Recipe:
-    return A1Recipe()
+    return A1Recipe(warm_from="bundled")
 
 
 def a1_toy() -> A1Recipe:
@@ -289,138 +366,104 @@ def a1_forward(model, x, timesteps, text, tokens) -> torch.Tensor:
 # ---- the recipe ----------------------------------------------------------------------------------------------
 
 
-def _load_init(root: Path, dev):
-    """The components of a freshly written random A1 folder (seeded), to train from."""
-    from diffusers import AutoencoderKLCogVideoX
-    from transformers import SiglipImageProcessor, SiglipVisionModel
-
-    from openreels.pipelines.a1 import A1Transformer3DModel
-    from openreels.pipelines.animate import SIGLIP_FOLDER
-
-    return (
-        A1Transformer3DModel.from_pretrained(root, subfolder="transformer").to(dev),
-        AutoencoderKLCogVideoX.from_pretrained(root, subfolder="vae").to(dev),
-        SiglipVisionModel.from_pretrained(root / SIGLIP_FOLDER).to(dev),
-        SiglipImageProcessor.from_pretrained(root / SIGLIP_FOLDER),
-    )
-
-
-def _cache_key(recipe: A1Recipe) -> dict:
-    return {
-        "name": recipe.name,
-        "seed": recipe.seed,
-        "a1": asdict(recipe.a1),
-        "clips": recipe.clips,
-        "fps": recipe.fps,
-        "vae_steps": recipe.vae_loop.steps,
-        "cache_format": 2,  # 2: the cache holds face regions too
-    }
-
-
-def run_a1_recipe(
-    recipe: A1Recipe,
-    out_dir: str | Path,
-    workdir: str | Path,
-    device: str = "auto",
-    log: Callable[[str], None] | None = None,
-    stop_after_s: float | None = None,
-) -> dict:
-    """Train the tiny A1 end to end and export it to out_dir; resumable like `run_recipe` (same workdir)."""
-    from diffusers import AutoencoderKLCogVideoX
-
-    from openreels.pipelines.animate import face_crop
-
-    log = log or (lambda s: print(s, flush=True))
-    dist_info, dev = init_distributed(device)
-    if dist_info.world_size > 1:
-        raise OpenreelsError("the a1-tiny recipe runs in one process; launch it without torchrun")
-    if recipe.source != "stage":
-        raise OpenreelsError(
-            "the a1 recipes train on stage clips only (they need face landmarks); drop --source"
-        )
-    if recipe.vae_from:
-        raise OpenreelsError("the a1 recipes train their own CogVideoX VAE; drop --vae-from")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
-    t_start = time.perf_counter()
-    summary: dict = {"recipe": recipe.name, "seed": recipe.seed, "device": str(dev)}
-
+def _init_folder(recipe: A1Recipe, workdir: Path) -> Path:
+    """A freshly written random A1 folder (seeded) in the work folder: the components training starts from."""
     init = workdir / "init"
     if not (init / "openreels.json").exists():
         shutil.rmtree(init, ignore_errors=True)
         create_random_a1(init, recipe.a1, seed=recipe.seed)
-    transformer, vae, siglip, processor = _load_init(init, dev)
+    return init
 
-    cache = workdir / "encoded.pt"
-    if cache.exists():
-        state = torch.load(cache, map_location=dev, weights_only=True)
-        if state["key"] != _cache_key(recipe):
-            raise OpenreelsError(
-                f"{workdir} holds pairs encoded for other recipe settings; pass a new --workdir or delete that one"
-            )
-        vae = AutoencoderKLCogVideoX.from_pretrained(workdir / "vae").to(dev)
-        summary |= state["stats"]
-        log(f"[encode] {len(state['latents'])} encoded pairs and the VAE loaded from {workdir}")
-    else:
-        # 1. pairs and the VAE
+
+def _encode_pairs(recipe: A1Recipe, vae, run: Run) -> Encoded:
+    """Stage 1: render the pairs and train the VAE on crops of clips and landmark videos (unless given one);
+    stage 1b: its decoder on whole clips; stage 2: encode every pair once, and crop every reference face."""
+    from diffusers import AutoencoderKLCogVideoX
+    from transformers import SiglipImageProcessor
+
+    from openreels.pipelines.animate import face_crop
+
+    init = _init_folder(recipe, run.workdir)
+    summary, dev = run.summary, run.dev
+    t0 = time.perf_counter()
+    pairs = [make_pair(recipe, i) for i in range(recipe.clips)]
+    summary["render_s"] = round(time.perf_counter() - t0, 1)
+    run.log(f"[render] {len(pairs)} pairs of {pairs[0].video.shape} in {summary['render_s']} s")
+    videos = torch.from_numpy(np.stack([p.video for p in pairs]))
+    poses = torch.from_numpy(np.stack([p.pose for p in pairs]))
+    given = vae is not None
+    if not given:
         t0 = time.perf_counter()
-        pairs = [make_pair(recipe, i) for i in range(recipe.clips)]
-        summary["render_s"] = round(time.perf_counter() - t0, 1)
-        log(f"[render] {len(pairs)} pairs of {pairs[0].video.shape} in {summary['render_s']} s")
-        videos = np.stack([p.video for p in pairs])
-        poses = np.stack([p.pose for p in pairs])
-        t0 = time.perf_counter()
-        vae = _train_vae(recipe, vae, videos, poses, workdir, dev, log, summary, pause_at)
+        vae = AutoencoderKLCogVideoX.from_pretrained(init, subfolder="vae").to(dev)
+        vae = train_vae(recipe, vae, [videos, poses], run)
         summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
 
-        # 2. encode once
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        raw, raw_pose, raw_ref, ref_std, regions = [], [], [], [], []
+        for i in range(0, len(pairs), 16):
+            v = to_video_tensor(videos[i : i + 16], dev)
+            raw.append(encode_mode(vae, v).float())
+            ref_dist = vae.encode(v[:, :, :1]).latent_dist
+            raw_ref.append(ref_dist.mode().float())
+            ref_std.append(ref_dist.std.float())
+            raw_pose.append(encode_mode(vae, to_video_tensor(poses[i : i + 16], dev)).float())
+            regions.append(face_region(poses[i : i + 16].numpy(), vae))
+        raw_t = torch.cat(raw)
+        # A VAE from a folder keeps the scaling factor its transformer was trained with.
+        scaling = vae.config.scaling_factor if given else float(1.0 / raw_t.std().clamp_min(1e-4))
+        vae.register_to_config(scaling_factor=scaling)
+        processor = SiglipImageProcessor.from_pretrained(init / SIGLIP_FOLDER)
+        faces = processor(
+            images=[face_crop(p.video[0], p.reference_shape) for p in pairs], return_tensors="pt"
+        )["pixel_values"]
+    summary["scaling_factor"] = round(scaling, 4)
+    summary["vae_psnr_db"] = round(_psnr(vae, videos[:8], dev), 2)
+    summary["pose_psnr_db"] = round(_psnr(vae, poses[:8], dev), 2)
+    summary["encode_s"] = round(time.perf_counter() - t0, 1)
+    run.log(
+        f"[encode] {len(pairs)} pairs; VAE PSNR {summary['vae_psnr_db']} dB on clips, "
+        f"{summary['pose_psnr_db']} dB on landmark videos; scaling factor {scaling:.3f}"
+    )
+    tensors = {
+        "latents": raw_t * scaling,
+        "pose": torch.cat(raw_pose) * scaling,
+        "ref": torch.cat(raw_ref) * scaling,
+        "ref_std": torch.cat(ref_std) * scaling,
+        "face": faces,
+        "face_region": torch.cat(regions),
+    }
+    # The decoder alone on whole clips, encoder frozen: the crops of stage 1 never show it a full-size clip, and
+    # the latents above stay valid. The pose guider only encodes, so one VAE serves as vae/ and pose_guider/.
+    if recipe.decoder_loop.steps > 0:
         t0 = time.perf_counter()
-        with torch.no_grad():
-            raw, raw_pose, raw_ref, ref_std, regions = [], [], [], [], []
-            for i in range(0, len(pairs), 16):
-                v = _video_tensor(videos[i : i + 16]).to(dev)
-                raw.append(encode_mode(vae, v).float())
-                ref_dist = vae.encode(v[:, :, :1]).latent_dist
-                raw_ref.append(ref_dist.mode().float())
-                ref_std.append(ref_dist.std.float())
-                raw_pose.append(encode_mode(vae, _video_tensor(poses[i : i + 16]).to(dev)).float())
-                regions.append(face_region(poses[i : i + 16], vae))
-            raw_t = torch.cat(raw)
-            scaling = float(1.0 / raw_t.std().clamp_min(1e-4))
-            vae.register_to_config(scaling_factor=scaling)
-            faces = processor(
-                images=[face_crop(p.video[0], p.reference_shape) for p in pairs], return_tensors="pt"
-            )["pixel_values"]
-        summary["scaling_factor"] = round(scaling, 4)
-        summary["vae_psnr_db"] = round(_psnr(vae, videos[:8], dev), 2)
-        summary["pose_psnr_db"] = round(_psnr(vae, poses[:8], dev), 2)
-        summary["encode_s"] = round(time.perf_counter() - t0, 1)
-        log(
-            f"[encode] {len(pairs)} pairs; VAE PSNR {summary['vae_psnr_db']} dB on clips, "
-            f"{summary['pose_psnr_db']} dB on landmark videos; scaling factor {scaling:.3f}"
+        vae = finetune_decoder(recipe, vae, videos[: recipe.decoder_clips], run)
+        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
+        summary["decoder_psnr_db"] = round(_psnr(vae, videos[:8], dev), 2)
+        run.log(
+            f"[decoder] PSNR {summary['decoder_psnr_db']} dB on whole clips after {summary['decoder_steps']} steps"
         )
-        state = {
-            "key": _cache_key(recipe),
-            "stats": {k: summary[k] for k in ("vae_steps", "vae_psnr_db", "pose_psnr_db", "scaling_factor")},
-            "latents": raw_t * scaling,
-            "pose": torch.cat(raw_pose) * scaling,
-            "ref": torch.cat(raw_ref) * scaling,
-            "ref_std": torch.cat(ref_std) * scaling,
-            "face": faces,
-            "face_region": torch.cat(regions),
-        }
-        copy.deepcopy(vae).to("cpu").save_pretrained(workdir / "vae", safe_serialization=True)
-        atomic_torch_save(state, cache)
-        del pairs, videos, poses
-    vae = vae.eval().requires_grad_(False)
+    keys = ("vae_steps", "vae_psnr_db", "pose_psnr_db", "scaling_factor", "decoder_steps", "decoder_psnr_db")
+    return Encoded(vae, tensors, {k: summary[k] for k in keys if k in summary})
 
-    # 3. the transformer and the face encoder
+
+def _model(recipe: A1Recipe, data: Encoded, run: Run) -> Model:
+    """The A1 transformer and SigLIP from the random init folder, under v-prediction with the landmark and
+    reference latents as channel conditions and the face tokens as a jointly trained token condition."""
+    from transformers import SiglipVisionModel
+
+    from openreels.pipelines.a1 import A1Transformer3DModel
+
+    dev = run.dev
+    init = _init_folder(recipe, run.workdir)
+    transformer = A1Transformer3DModel.from_pretrained(init, subfolder="transformer").to(dev)
+    siglip = SiglipVisionModel.from_pretrained(init / SIGLIP_FOLDER).to(dev)
     latents, pose, ref, ref_std, faces, region = (
-        state[k].to(dev) for k in ("latents", "pose", "ref", "ref_std", "face", "face_region")
+        data.tensors[k].to(dev) for k in ("latents", "pose", "ref", "ref_std", "face", "face_region")
     )
     n = len(latents)
-    pad = latents.new_zeros(recipe.dit_batch, ref.shape[1], latents.shape[2] - 1, *ref.shape[3:])
+    run.summary["clips"] = n
+    n_hold = min(64, max(1, n // 20)) if n > 1 else 0  # the last pairs are never trained on
     channels = recipe.a1.latent_channels
     objective = DiffusionForcingObjective(
         forcing=ForcingConfig(
@@ -436,129 +479,33 @@ def run_a1_recipe(
         v_prediction=VPrediction(a1_scheduler().alphas_cumprod),
     )
 
-    def batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
-        idx = torch.randint(n, (recipe.dit_batch,), generator=g).to(dev)
-        # The reference latent is a posterior sample, as the pipeline encodes it; zeros after frame 0.
-        noise = torch.randn(ref_std[idx].shape, generator=g).to(dev)
+    def batch(idx: torch.Tensor, ref_latents: torch.Tensor) -> dict:
+        pad = ref_latents.new_zeros(len(idx), ref.shape[1], latents.shape[2] - 1, *ref.shape[3:])
         return {
             "latents": latents[idx],
             "pose": pose[idx],
-            "ref": torch.cat([ref[idx] + ref_std[idx] * noise, pad], dim=2),
+            "ref": torch.cat([ref_latents, pad], dim=2),  # the reference latent first, zeros after
             "face": faces[idx],
             "text": latents.new_zeros(len(idx), 0),
             "loss_weight": 1.0 + recipe.face_loss_weight * region[idx].float(),
         }
 
-    torch.manual_seed(recipe.seed + 1)
-    t0 = time.perf_counter()
-    trainer = Trainer(
-        "dit",
-        transformer,
-        objective,
-        batches,
-        replace(recipe.dit_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        dist_info,
-        extra_modules=objective.trainable_modules(),
-        samples_per_batch=recipe.dit_batch,
-        log=log,
-        pause_at=pause_at,
-    )
-    transformer = trainer.run().eval()
-    siglip = trainer.trained_extras()[0].siglip.eval()
-    summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
-    summary["dit_steps"] = trainer.step
-
-    # 4. the decoder on whole clips
-    decoder = vae
-    if recipe.decoder_loop.steps > 0:
-        t0 = time.perf_counter()
-        decoder = _finetune_decoder(recipe, vae, workdir, dev, log, summary, pause_at)
-        summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
-
-    # 5. export
-    summary["total_s"] = round(time.perf_counter() - t_start, 1)
-    keys = (
-        "recipe",
-        "seed",
-        "device",
-        "vae_steps",
-        "dit_steps",
-        "decoder_steps",
-        "vae_psnr_db",
-        "decoder_psnr_db",
-    )
-    training = {k: summary[k] for k in keys if k in summary}
-    export_a1_folder(
-        out_dir, transformer, decoder, vae, siglip, processor, recipe.defaults() | {"training": training}
-    )
-    summary["out_dir"] = str(out_dir)
-    summary["size_mb"] = folder_size_mb(out_dir)
-    log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
-    return summary
-
-
-def _train_vae(recipe: A1Recipe, vae, videos, poses, workdir: Path, dev, log, summary: dict, pause_at):
-    """Stage 1: the VAE on random crops of the clips and of the landmark videos, half of each per batch."""
-    crop = min(recipe.vae_crop, videos.shape[1])
-    side = min(recipe.vae_crop_size, videos.shape[2])
-
     def batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
-        crops = random_crops(g, recipe.vae_batch, len(videos), videos.shape[1:4], crop, side)
-        out = [
-            (poses if j % 2 else videos)[i, a : a + crop, b : b + side, c : c + side]
-            for j, (i, a, b, c) in enumerate(crops)
-        ]
-        return {"video": _video_tensor(np.stack(out)).to(dev)}
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        idx = torch.randint(n - n_hold, (recipe.dit_batch,), generator=g).to(dev)
+        # The reference latent is a posterior sample, as the pipeline encodes it.
+        noise = torch.randn(ref_std[idx].shape, generator=g).to(dev)
+        return batch(idx, ref[idx] + ref_std[idx] * noise)
 
-    vae, summary["vae_steps"] = train_autoencoder(
-        "vae",
-        VAELoss(vae, kl_weight=recipe.vae_kl_weight),
-        batches,
-        replace(recipe.vae_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        recipe.vae_batch,
-        log=log,
-        pause_at=pause_at,
-    )
-    return vae
-
-
-def _finetune_decoder(recipe: A1Recipe, vae, workdir: Path, dev, log, summary: dict, pause_at):
-    videos = np.stack([make_pair(recipe, i).video for i in range(min(recipe.decoder_clips, recipe.clips))])
-    decoder = copy.deepcopy(vae).train()
-
-    def batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
-        idx = torch.randint(len(videos), (recipe.decoder_batch,), generator=g).numpy()
-        return {"video": _video_tensor(videos[idx]).to(dev)}
-
-    decoder, summary["decoder_steps"] = train_autoencoder(
-        "decoder",
-        DecoderLoss(decoder),
-        batches,
-        replace(recipe.decoder_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        recipe.decoder_batch,
-        log=log,
-        pause_at=pause_at,
-    )
-    summary["decoder_psnr_db"] = round(_psnr(decoder, videos[:8], dev), 2)
-    log(
-        f"[decoder] PSNR {summary['decoder_psnr_db']} dB on whole clips after {summary['decoder_steps']} steps"
-    )
-    return decoder
+    hold = torch.arange(n - n_hold, n, device=dev)
+    return Model(transformer, objective, batches, [batch(hold, ref[hold])] if n_hold else [])
 
 
 @torch.no_grad()
-def _psnr(vae, frames: np.ndarray, dev) -> float:
-    """Reconstruction PSNR (dB) through the posterior mode, as the pipeline encodes."""
-    x = _video_tensor(frames).to(dev)
+def _psnr(vae, frames: torch.Tensor, dev) -> float:
+    """Reconstruction PSNR (dB) of uint8 videos (N, T, H, W, 3) through the posterior mode, as the pipeline
+    encodes."""
+    x = to_video_tensor(frames, dev)
     recon = vae.decode(encode_mode(vae, x)).sample.float().clamp(-1, 1)
     mse = ((recon - x) / 2).pow(2).mean().clamp_min(1e-10)
     return float(10 * torch.log10(1 / mse))
@@ -569,8 +516,6 @@ def export_a1_folder(
 ) -> Path:
     """Write the published A1 layout atomically (built beside out_dir, then swapped in); `vae` and
     `pose_guider` may share an encoder (the recipe trains one VAE and fine-tunes a copy's decoder)."""
-    from openreels.pipelines.animate import SIGLIP_FOLDER
-
     out_dir = Path(out_dir)
     with atomic_folder(out_dir) as tmp:
         save_module(transformer, tmp / "transformer", dtype)

@@ -8,12 +8,13 @@ background plate), fitted by `prepare_references` and laid out by the compose pi
     latents depend on the reference frames before them, and the pipeline decodes them together);
   - condition: the encoding of [references, zeros] (channels after the noisy latents) plus mask channels;
   - reference tokens: the image encoder's penultimate states of every reference (image cross-attention).
-Everything but the image encoder's input is encoded once and cached (`a2-encoded.pt` in the workdir).
+Everything but the image encoder's input is encoded once and cached (the runner's `encoded.pt`).
 
 Model: diffusers `WanTransformer3DModel` (the A2 architecture). The shipped a2-tiny was warm-started from the
 SkyReels-V2 transformer of the openreels-tiny of its day (same block layout; the new input channels start at
-zero, the image cross-attention fresh); `base="bundled"` now continues from the shipped a2-tiny itself
-(transformer and image encoder), so each session adds training. Its VAE (the earlier openreels-tiny VAE, kept
+zero, the image cross-attention fresh: `base`); `warm_from="bundled"` now continues from the shipped a2-tiny
+itself (transformer and image encoder), so each session adds training (sessions, cache, training loop and export
+are `runner.run_recipe`'s, as for every recipe). Its VAE (the earlier openreels-tiny VAE, kept
 in the a2-tiny folder) is frozen, and a small `CLIPVisionModel` is trained jointly from random weights:
 no CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the
 stage's references differ in. Objective: the project's flow-matching objective with one noise level per clip
@@ -36,11 +37,12 @@ import torch
 from torch import nn
 
 from openreels.errors import OpenreelsError
-from openreels.train.export import atomic_folder, flow_scheduler, folder_size_mb, save_module, write_json
+from openreels.train.export import atomic_folder, flow_scheduler, save_module, write_json
 from openreels.train.flow import ForcingConfig
-from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
+from openreels.train.loop import DistInfo, LoopConfig
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
 from openreels.train.recipes import Recipe
+from openreels.train.runner import Encoded, Model, Run
 from openreels.train.text import TEXT_DIM, PromptEncoder
 
 TEXT_TOKENS = 512  # the Wan attention takes the last 512 context tokens as text (compose.TEXT_TOKENS)
@@ -52,9 +54,9 @@ COLOUR_KEYS = ("hair_color", "shirt_color", "color")
 class A2Recipe(Recipe):
     """A Recipe (size, frames, clips, transformer, dit_loop, ... as for `tiny`) plus what A2 adds."""
 
-    base: str | None = (
-        "bundled"  # start: a SkyReels-V2 or A2 transformer folder, "bundled" (the shipped a2-tiny), None
-    )
+    # A SkyReels-V2 text-to-video or an A2 transformer folder to start a new model from (not used when the run
+    # continues a model: see `warm_from`).
+    base: str | None = None
     image_encoder: dict = field(
         default_factory=lambda: {
             "hidden_size": 128,
@@ -71,10 +73,98 @@ class A2Recipe(Recipe):
     p_plain_prompt: float = 0.5  # prompts without colour words
     encode_batch: int = 8  # clips per VAE call while caching
 
+    def defaults(self) -> dict:
+        return {
+            "random": False,
+            "family": "skyreels-a2",
+            "size": [self.size, self.size],
+            "frames": self.frames,
+            "fps": int(round(self.fps)),
+            "steps": self.sample_steps,
+            "guidance": self.guidance,
+            "shift": self.sample_shift,
+            "negative_prompt": "",
+            "recipe": self.name,
+            "seed": self.seed,
+        }
+
+    # ---- the runner's parts (see openreels.train.runner.RecipeParts) -------------------------------------
+
+    def check(self, dist: DistInfo) -> None:
+        if dist.world_size > 1:
+            raise OpenreelsError("the a2 recipes run on one device; start them without torchrun")
+
+    def _vae_dir(self) -> Path:
+        # The VAE is frozen: the shipped a2-tiny's (the earlier openreels-tiny VAE) unless --vae-from names one.
+        return Path(self.vae_from) if self.vae_from else _bundled_a2_dir() / "vae"
+
+    def cache_key(self) -> dict:
+        keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
+        keys += ("p_single", "p_no_background")
+        return {k: getattr(self, k) for k in keys} | {"vae": str(self._vae_dir())}
+
+    def design(self) -> dict[str, dict]:
+        hidden = self.image_encoder["hidden_size"]
+        return {"transformer": self.transformer | {"image_dim": hidden}, "image_encoder": self.image_encoder}
+
+    def continued_from(self, folder: Path) -> A2Recipe:
+        return replace(self, vae_from=str(folder / "vae"), base=None)
+
+    def encode(self, vae, run: Run) -> Encoded:
+        vae = vae if vae is not None else self.load_vae(self._vae_dir(), run.dev).eval().requires_grad_(False)
+        return Encoded(vae, _encode(self, vae, run), {})
+
+    def build(self, data: Encoded, run: Run) -> Model:
+        from transformers import CLIPVisionConfig, CLIPVisionModel
+
+        z_dim = data.vae.config.z_dim
+        temporal = 2 ** sum(data.vae.config.temperal_downsample)
+        groups = data.tensors["groups"]
+        run.summary |= {
+            "clips": self.clips,
+            "references": {int(n): len(g["prompt"]) for n, g in groups.items()},
+            "unique_prompts": data.tensors["unique_prompts"],
+        }
+        tokens = ReferenceTokens(CLIPVisionModel(CLIPVisionConfig(**self.image_encoder)))
+        transformer = build_a2_transformer(self, z_dim, temporal, self.image_encoder["hidden_size"])
+        objective = DiffusionForcingObjective(
+            forcing=self.forcing,
+            text_drop_prob=self.text_drop_prob,
+            null_text=data.tensors["null_text"].to(run.dev),
+            channel_conditions=[
+                ChannelCondition("references", temporal + z_dim, lambda batch, x0: batch["condition"])
+            ],
+            token_condition=TokenCondition("references", tokens),
+            forward=wan_forward,
+        )
+        return _model(self, data.tensors, transformer, objective, temporal, run.dev)
+
+    def load_warm(self, folder: Path, model, extras) -> None:
+        from diffusers import WanTransformer3DModel
+        from transformers import CLIPVisionModel
+
+        model.load_state_dict(WanTransformer3DModel.from_pretrained(folder / "transformer").state_dict())
+        # The image encoder learned the references with the transformer: it continues too.
+        extras[0].encoder.load_state_dict(
+            CLIPVisionModel.from_pretrained(folder / "image_encoder").state_dict()
+        )
+
+    def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
+        export_a2_folder(out_dir, transformer, data.vae, extras[0].encoder, _image_processor(self), meta)
+
+    def score(self, folder: Path, n: int, log) -> float:
+        """The mean over the issue's targets (`a2_report.TARGETS`) of the held-out accuracy, prompts naming
+        the colours (a target no composition measured counts 0)."""
+        from openreels.train.a2_report import measure
+
+        targets = measure(n, str(folder), log=lambda _line: None)["full"]["generated"]["targets"]
+        return float(np.mean([np.nan_to_num(t["accuracy"]) for t in targets.values()]))
+
 
 def a2_tiny_recipe() -> A2Recipe:
     r = A2Recipe(
         name="a2-tiny",
+        warm_from="bundled",  # each session continues the shipped a2-tiny
         size=64,
         frames=16,
         fps=8.0,
@@ -106,7 +196,7 @@ def a2_tiny_recipe() -> A2Recipe:
 def a2_test_recipe() -> A2Recipe:
     """Toy sizes for the test suite: a 2-layer random transformer, few clips, few steps."""
     r = a2_tiny_recipe()
-    r.name, r.clips, r.base, r.size, r.frames = "a2-test", 6, None, 64, 4
+    r.name, r.clips, r.warm_from, r.size, r.frames = "a2-test", 6, None, 64, 4
     r.transformer = {
         "num_attention_heads": 2,
         "attention_head_dim": 16,
@@ -167,12 +257,6 @@ def stage_composition(recipe: A2Recipe, k: int) -> dict:
         "vae_images": prepared.vae_images,
         "clip_images": prepared.clip_images,
     }
-
-
-def _cache_key(recipe: A2Recipe, vae_dir: Path) -> dict:
-    keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
-    keys += ("p_single", "p_no_background")
-    return {k: getattr(recipe, k) for k in keys} | {"vae": str(vae_dir)}
 
 
 def _image_processor(recipe: A2Recipe):
@@ -296,7 +380,7 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
     )
     if recipe.base is None:
         return model
-    base_dir = Path(recipe.base) if recipe.base != "bundled" else _bundled_a2_dir() / "transformer"
+    base_dir = Path(recipe.base)
     if json.loads((base_dir / "config.json").read_text()).get("image_dim"):
         model.load_state_dict(WanTransformer3DModel.from_pretrained(base_dir).state_dict())
         return model
@@ -322,22 +406,12 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
     return model
 
 
-def _load_or_encode(recipe: A2Recipe, vae, vae_dir: Path, workdir: Path, dev, log) -> dict:
-    """The encoded compositions and prompt states, from `a2-encoded.pt` when a run made them before."""
-    cache = workdir / "a2-encoded.pt"
-    key = _cache_key(recipe, vae_dir)
-    if cache.exists():
-        state = torch.load(cache, map_location="cpu", weights_only=False)
-        if state["key"] != key:
-            raise OpenreelsError(
-                f"{workdir} holds compositions encoded for other recipe settings; pass a new --workdir"
-            )
-        log(f"[encode] {recipe.clips} encoded compositions loaded from {cache}")
-        return state
-    data = encode_compositions(recipe, vae, log)
+def _encode(recipe: A2Recipe, vae, run: Run) -> dict:
+    """The encoded compositions and the prompt states (what `encoded.pt` holds for A2)."""
+    data = encode_compositions(recipe, vae, run.log)
     # Encoded at 128 tokens (stage prompts have under 100) and zero-padded to 512 per batch: the real tokens'
     # states do not depend on the padding, and MiniLM over 512 tokens per prompt would cost ~4x more.
-    encoder = PromptEncoder(dev, PROMPT_TOKENS)
+    encoder = PromptEncoder(run.dev, PROMPT_TOKENS)
     unique = list(dict.fromkeys(p for pair in data["prompts"] for p in pair))
     lookup = {p: i for i, p in enumerate(unique)}
     bank = encoder(unique, "cpu")
@@ -345,33 +419,30 @@ def _load_or_encode(recipe: A2Recipe, vae, vae_dir: Path, workdir: Path, dev, lo
     if used >= PROMPT_TOKENS:
         raise OpenreelsError(f"a stage prompt reached {PROMPT_TOKENS} tokens; raise PROMPT_TOKENS")
     null = encoder([""], "cpu")
-    state = {
-        "key": key,
+    return {
         "groups": data["groups"],
         "prompt_rows": torch.tensor([[lookup[a], lookup[b]] for a, b in data["prompts"]]),
         "text_bank": bank[:, :used].to(torch.float16).contiguous(),
         "null_text": torch.cat([null, null.new_zeros(1, TEXT_TOKENS - PROMPT_TOKENS, TEXT_DIM)], dim=1),
         "unique_prompts": len(unique),
     }
-    atomic_torch_save(state, cache)
-    return state
 
 
-def _batches(recipe: A2Recipe, data: dict, temporal: int, dev) -> Callable[[int, int], dict]:
-    """step -> a batch of one reference count (clips of one length), drawn in proportion to group sizes."""
+def _model(recipe: A2Recipe, data: dict, transformer, objective, temporal: int, dev) -> Model:
+    """Batches of one reference count (clips of one length), drawn in proportion to group sizes; the last
+    items of each group (a twentieth, at least one item of the largest) are held out."""
     groups = data["groups"]
     counts = sorted(groups)
-    sizes = torch.tensor([len(groups[n]["prompt"]) for n in counts])
-    bounds = sizes.cumsum(0)
+    sizes = {n: len(groups[n]["prompt"]) for n in counts}
+    hold = {n: min(16, sizes[n] // 20) for n in counts}
+    largest = max(counts, key=sizes.get)
+    if not any(hold.values()) and sizes[largest] > 1:
+        hold[largest] = 1
+    bounds = torch.tensor([sizes[n] - hold[n] for n in counts]).cumsum(0)
     bank, rows = data["text_bank"], data["prompt_rows"]
 
-    def batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
-        pick = int(torch.randint(int(bounds[-1]), (1,), generator=g))
-        n = counts[int(torch.searchsorted(bounds, pick, right=True))]
+    def batch(n: int, idx: torch.Tensor, plain: torch.Tensor) -> dict:
         group = groups[n]
-        idx = torch.randint(len(group["prompt"]), (recipe.dit_batch,), generator=g)
-        plain = (torch.rand(recipe.dit_batch, generator=g) < recipe.p_plain_prompt).long()
         text = bank[rows[group["prompt"][idx], plain]].float()
         text = torch.cat([text, text.new_zeros(len(idx), TEXT_TOKENS - text.shape[1], TEXT_DIM)], dim=1)
         latents = group["latents"][idx]
@@ -384,113 +455,20 @@ def _batches(recipe: A2Recipe, data: dict, temporal: int, dev) -> Callable[[int,
             "text": text.to(dev),
         }
 
-    return batches
+    def batches(step: int, rank: int) -> dict:
+        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
+        pick = int(torch.randint(int(bounds[-1]), (1,), generator=g))
+        n = counts[int(torch.searchsorted(bounds, pick, right=True))]
+        idx = torch.randint(sizes[n] - hold[n], (recipe.dit_batch,), generator=g)
+        plain = (torch.rand(recipe.dit_batch, generator=g) < recipe.p_plain_prompt).long()
+        return batch(n, idx, plain)
 
-
-def run_a2_recipe(
-    recipe: A2Recipe,
-    out_dir: str | Path,
-    workdir: str | Path,
-    device: str = "auto",
-    log: Callable[[str], None] | None = None,
-    stop_after_s: float | None = None,
-) -> dict:
-    """Encode the stage compositions once, train the A2 transformer and image encoder, export the A2 folder.
-
-    Resumes like `run_recipe`: the encoded compositions and the trainer's checkpoint live in `workdir`.
-    """
-    from diffusers import AutoencoderKLWan
-    from transformers import CLIPVisionConfig, CLIPVisionModel
-
-    log = log or (lambda s: print(s, flush=True))
-    dist_info, dev = init_distributed(device)
-    if dist_info.world_size > 1:
-        raise OpenreelsError("the a2 recipes run on one device; start them without torchrun")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
-    vae_dir = Path(recipe.vae_from) if recipe.vae_from else _bundled_a2_dir() / "vae"
-    vae = AutoencoderKLWan.from_pretrained(vae_dir, torch_dtype=torch.float32).to(dev).eval()
-    vae.requires_grad_(False)
-    temporal = 2 ** sum(vae.config.temperal_downsample)
-    t0 = time.perf_counter()
-    data = _load_or_encode(recipe, vae, vae_dir, workdir, dev, log)
-    summary: dict = {
-        "recipe": recipe.name,
-        "seed": recipe.seed,
-        "device": str(dev),
-        "torch_threads": torch.get_num_threads(),
-        "clips": recipe.clips,
-        "references": {int(n): len(g["prompt"]) for n, g in data["groups"].items()},
-        "unique_prompts": data["unique_prompts"],
-        "encode_s": round(time.perf_counter() - t0, 1),
-        "vae_from": str(vae_dir),
-    }
-
-    torch.manual_seed(recipe.seed + 1)
-    image_encoder = CLIPVisionModel(CLIPVisionConfig(**recipe.image_encoder))
-    if recipe.base == "bundled":  # continuing the shipped model: its encoder learned the references with it
-        image_encoder.load_state_dict(
-            CLIPVisionModel.from_pretrained(_bundled_a2_dir() / "image_encoder").state_dict()
-        )
-    transformer = build_a2_transformer(
-        recipe, vae.config.z_dim, temporal, recipe.image_encoder["hidden_size"]
-    )
-    tokens = ReferenceTokens(image_encoder)
-    objective = DiffusionForcingObjective(
-        forcing=recipe.forcing,
-        text_drop_prob=recipe.text_drop_prob,
-        null_text=data["null_text"].to(dev),
-        channel_conditions=[
-            ChannelCondition("references", temporal + vae.config.z_dim, lambda batch, x0: batch["condition"])
-        ],
-        token_condition=TokenCondition("references", tokens),
-        forward=wan_forward,
-    )
-    t0 = time.perf_counter()
-    trainer = Trainer(
-        "a2",
-        transformer,
-        objective,
-        _batches(recipe, data, temporal, dev),
-        replace(recipe.dit_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        dist_info,
-        extra_modules=objective.trainable_modules(),
-        samples_per_batch=recipe.dit_batch,
-        log=log,
-        pause_at=pause_at,
-    )
-    transformer = trainer.run().eval()
-    trained_tokens = trainer.trained_extras()[0]
-    summary["dit_train_s"] = round(trainer.elapsed, 1)
-    summary["dit_steps"] = trainer.step
-    summary["run_train_s"] = round(time.perf_counter() - t0, 1)
-
-    defaults = {
-        "random": False,
-        "family": "skyreels-a2",
-        "size": [recipe.size, recipe.size],
-        "frames": recipe.frames,
-        "fps": int(round(recipe.fps)),
-        "steps": recipe.sample_steps,
-        "guidance": recipe.guidance,
-        "shift": recipe.sample_shift,
-        "negative_prompt": "",
-        "recipe": recipe.name,
-        "seed": recipe.seed,
-        "training": {k: summary[k] for k in ("device", "torch_threads", "clips", "dit_steps", "dit_train_s")},
-    }
-    export_a2_folder(
-        out_dir, transformer, vae, trained_tokens.encoder.eval(), _image_processor(recipe), defaults
-    )
-    summary["out_dir"] = str(out_dir)
-    summary["size_mb"] = folder_size_mb(out_dir)
-    summary["total_s"] = round(time.perf_counter() - t_start, 1)
-    log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
-    return summary
+    held_out = [
+        batch(n, torch.arange(sizes[n] - hold[n], sizes[n]), torch.zeros(hold[n], dtype=torch.long))
+        for n in counts
+        if hold[n]
+    ]
+    return Model(transformer, objective, batches, held_out)
 
 
 def export_a2_folder(

@@ -23,7 +23,7 @@ landmarks separately, as the inference pipelines guide on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -133,6 +133,44 @@ class DiffusionForcingObjective:
         """Conditions that learn with the model (e.g. a jointly trained reference-image encoder)."""
         conds = [*self.channel_conditions, self.token_condition]
         return [c.build for c in conds if c is not None and isinstance(c.build, nn.Module)]
+
+    def with_modules(self, modules: Sequence[nn.Module]) -> DiffusionForcingObjective:
+        """A copy whose trainable conditions are `modules`, in `trainable_modules` order (e.g. the EMA copies)."""
+        swap = dict(zip(map(id, self.trainable_modules()), modules, strict=True))
+
+        def new(c):
+            return replace(c, build=swap[id(c.build)]) if c is not None and id(c.build) in swap else c
+
+        return replace(
+            self,
+            channel_conditions=[new(c) for c in self.channel_conditions],
+            token_condition=new(self.token_condition),
+        )
+
+    @torch.no_grad()
+    def held_out_loss(
+        self, model: nn.Module, batch: dict, sigmas: tuple[float, ...] = (0.25, 0.5, 0.75), seed: int = 0
+    ) -> float:
+        """Unweighted loss of a batch at fixed noise levels and fixed noise, every condition given (none
+        dropped): the same every call, so it compares models on data they were not trained on."""
+        x0 = batch["latents"]
+        g = torch.Generator().manual_seed(seed)
+        losses = []
+        for s in sigmas:
+            noise = torch.randn(x0.shape, generator=g).to(x0)
+            sig = torch.full(x0.shape[:1] + x0.shape[2:3], s, device=x0.device)
+            if self.v_prediction is not None:
+                x_in, target, timesteps = self.v_prediction(x0, noise, sig)
+            else:
+                x_in, target = add_noise(x0, noise, sig), velocity_target(x0, noise)
+                timesteps = timesteps_from_sigmas(sig)
+            if self.channel_conditions:
+                extra = [c.build(batch, x0).to(x_in.dtype) for c in self.channel_conditions]
+                x_in = torch.cat([x_in, *extra], dim=1)
+            tokens = self.token_condition.build(batch) if self.token_condition is not None else None
+            pred = self.forward(model, x_in, timesteps, batch["text"], tokens)
+            losses.append(float((pred.float() - target.float()).pow(2).mean()))
+        return sum(losses) / len(losses)
 
     def __call__(
         self,

@@ -1,4 +1,4 @@
-"""Recipes: the whole path from a seed to a shipped model, as one function.
+"""The text-to-video recipes, and the registry of every recipe `openreels train --recipe` runs.
 
 `tiny` makes the bundled openreels-tiny model in two stages, as latent video models are made:
   1. render a seeded set of stage clips; train a small AutoencoderKLWan on short crops of them;
@@ -7,12 +7,12 @@
      diffusion-forcing flow objective on the cached latents;
 and exports the EMA weights as a diffusers folder. `test` is the same path at toy sizes on moving shapes
 (for the test suite), `smoke` the tiny model's sizes on moving shapes with few steps (to time a device).
+What every recipe shares (sessions, the encoding cache, the training loop, export) is `runner.run_recipe`;
+this file keeps only the parts of the text-to-video model.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import time
 from collections.abc import Callable
@@ -23,24 +23,17 @@ import torch
 
 from openreels.errors import OpenreelsError
 from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
-from openreels.train.export import export_pipeline_folder, folder_size_mb, write_json
+from openreels.train.export import export_pipeline_folder
 from openreels.train.flow import ForcingConfig
-from openreels.train.loop import LoopConfig, Trainer, atomic_torch_save, init_distributed
+from openreels.train.loop import LoopConfig
 from openreels.train.objective import DiffusionForcingObjective
+from openreels.train.runner import Encoded, Model, RecipeParts, Run, finetune_decoder, train_vae
 from openreels.train.text import TEXT_DIM, PromptEncoder
-from openreels.train.vae import (
-    DecoderLoss,
-    VAELoss,
-    encode_mode,
-    latent_stats,
-    normalise,
-    random_crops,
-    train_autoencoder,
-)
+from openreels.train.vae import encode_mode, latent_stats, normalise
 
 
 @dataclass
-class Recipe:
+class Recipe(RecipeParts):
     name: str
     seed: int = 0
     source: str = "stage"  # "stage" (openreels.world) or "shapes"
@@ -132,6 +125,93 @@ class Recipe:
             "seed": self.seed,
         }
 
+    # ---- the runner's parts (see openreels.train.runner.RecipeParts) -------------------------------------
+
+    def cache_key(self) -> dict:
+        keys = (
+            "name",
+            "seed",
+            "source",
+            "size",
+            "frames",
+            "fps",
+            "clips",
+            "vae",
+            "vae_from",
+            "max_sequence_length",
+        )
+        return {k: getattr(self, k) for k in keys} | {
+            "vae_steps": self.vae_loop.steps,
+            "decoder_steps": self.decoder_loop.steps,
+        }
+
+    def design(self) -> dict[str, dict]:
+        z = self.vae["z_dim"]
+        return {
+            "vae": self.vae,
+            "transformer": self.transformer | {"patch_size": [1, 2, 2], "in_channels": z},
+        }
+
+    def continued_from(self, folder: Path) -> Recipe:
+        return replace(
+            self,
+            vae_from=str(folder / "vae"),
+            keep_latent_stats=True,
+            decoder_loop=replace(self.decoder_loop, steps=0),
+        )
+
+    def load_vae(self, folder: Path, dev: torch.device):
+        from diffusers import AutoencoderKLWan
+
+        return AutoencoderKLWan.from_pretrained(folder, torch_dtype=torch.float32).to(dev)
+
+    def encode(self, vae, run: Run) -> Encoded:
+        return _encode_clips(self, vae, run)
+
+    def build(self, data: Encoded, run: Run) -> Model:
+        latents, last_latents, prompt_idx, text_bank, null_text = (
+            data.tensors[k].to(run.dev)
+            for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")
+        )
+        n_clips = len(latents)
+        run.summary |= {"clips": n_clips, "unique_prompts": len(text_bank)}
+        transformer = build_transformer(self)
+        objective = DiffusionForcingObjective(
+            forcing=self.forcing,
+            text_drop_prob=self.text_drop_prob,
+            null_text=null_text,
+            p_end_frame=self.p_end_frame,
+        )
+        pad = self.max_sequence_length - text_bank.shape[1]
+        # The last clips are never trained on: their loss at fixed noise tells how the model generalises.
+        n_hold = min(64, max(2, n_clips // 20))
+
+        def clip_batch(idx: torch.Tensor) -> dict:
+            text = text_bank[prompt_idx[idx]].float()
+            text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
+            return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
+
+        def batches(step: int, rank: int) -> dict:
+            g = torch.Generator().manual_seed((self.seed * 104729 + step) * 131 + rank)
+            return clip_batch(torch.randint(n_clips - n_hold, (self.dit_batch,), generator=g).to(run.dev))
+
+        held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=run.dev))
+        return Model(transformer, objective, batches, [held_out])
+
+    def load_warm(self, folder: Path, model, extras) -> None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(folder / "transformer" / "diffusion_pytorch_model.safetensors"))
+
+    def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
+        export_pipeline_folder(out_dir, transformer, data.vae, meta)
+
+    def score(self, folder: Path, n: int, log) -> float:
+        """The mean held-out accuracy of text-to-video clips over the target fields (`report.target_score`)."""
+        from openreels.train.report import measure, target_score
+
+        return target_score(measure(n, 0, 0, log=lambda _line: None, model=str(folder)))
+
 
 def _tiny() -> Recipe:
     return Recipe(name="tiny", warm_from="bundled")
@@ -206,7 +286,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "test": _test,
     "a2-tiny": _a2("a2-tiny"),
     "a2-test": _a2("a2-test"),
-    "a1-tiny": _a1_tiny,  # SkyReels-A1 (portrait animation); trains itself through its `run`
+    "a1-tiny": _a1_tiny,  # SkyReels-A1 (portrait animation)
 }
 
 
@@ -267,280 +347,9 @@ def build_transformer(recipe: Recipe):
     )
 
 
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-
-
-@dataclass
-class EncodedClips:
-    """Stage 1-3 output: the trained VAE and every clip and prompt encoded once (what the transformer trains on)."""
-
-    vae: object
-    latents: torch.Tensor  # (N, C, F, H, W), normalised with the VAE's latents_mean / latents_std
-    last_latents: torch.Tensor  # the last frame alone, for the start/end-frame task
-    prompt_idx: torch.Tensor  # clip -> row of text_bank
-    text_bank: torch.Tensor  # (unique prompts, tokens used, TEXT_DIM) MiniLM states
-    null_text: torch.Tensor
-    stats: dict  # how stages 1-3 went (steps, VAE PSNR), kept for the run summary
-
-
-def _cache_key(recipe: Recipe) -> dict:
-    keys = (
-        "name",
-        "seed",
-        "source",
-        "size",
-        "frames",
-        "fps",
-        "clips",
-        "vae",
-        "vae_from",
-        "max_sequence_length",
-    )
-    return {k: getattr(recipe, k) for k in keys} | {
-        "vae_steps": recipe.vae_loop.steps,
-        "decoder_steps": recipe.decoder_loop.steps,
-    }
-
-
-def run_recipe(
-    recipe: Recipe,
-    out_dir: str | Path,
-    workdir: str | Path,
-    device: str = "auto",
-    log: Callable[[str], None] | None = None,
-    stop_after_s: float | None = None,
-) -> dict:
-    """Train the recipe end to end and export the model to out_dir; returns a summary (times, sizes, losses).
-
-    With `stop_after_s`, a stage still running after that many seconds checkpoints and raises `TrainingPaused`;
-    the same call again resumes where it stopped (the encoded clips are cached in `workdir`, so it does not
-    render or encode again). This is how a run is split over jobs with a wall-clock limit.
-    """
-    if not isinstance(recipe, Recipe):  # other model families' recipes (a1-tiny) run their own stages
-        return recipe.run(out_dir, workdir, device, log=log, stop_after_s=stop_after_s)
-    from openreels.train.a2 import A2Recipe, run_a2_recipe
-
-    if isinstance(recipe, A2Recipe):  # the bundled SkyReels-A2: see openreels.train.a2
-        return run_a2_recipe(recipe, out_dir, workdir, device, log, stop_after_s)
-    log = log or (lambda s: print(s, flush=True))
-    dist_info, dev = init_distributed(device)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    pause_at = time.monotonic() + stop_after_s if stop_after_s is not None else None
-    summary: dict = {
-        "recipe": recipe.name,
-        "seed": recipe.seed,
-        "device": str(dev),
-        "world_size": dist_info.world_size,
-    }
-    if dev.type == "cuda":
-        summary["device_name"] = torch.cuda.get_device_name(dev)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-
-    warm = _warm_start_folder(recipe, workdir, log)
-    if warm is not None:
-        # The transformer continues in the latent space it was trained in: the folder's VAE and statistics.
-        recipe = replace(
-            recipe,
-            vae_from=str(warm / "vae"),
-            keep_latent_stats=True,
-            decoder_loop=replace(recipe.decoder_loop, steps=0),
-        )
-        summary["warm_from"] = str(warm)
-    cache = workdir / "encoded.pt"
-    if cache.exists() and (workdir / "vae" / "config.json").exists():
-        data = _load_encoded(recipe, workdir, dev, summary)
-        if dist_info.is_main:
-            log(f"[encode] {len(data.latents)} encoded clips and the VAE loaded from {workdir}")
-    else:
-        data = _encode_clips(recipe, workdir, dev, dist_info, log, summary, pause_at)
-        if dist_info.is_main:
-            _save_encoded(recipe, data, workdir)
-        if dist_info.world_size > 1:
-            torch.distributed.barrier()
-    vae, latents, last_latents = data.vae, data.latents, data.last_latents
-    prompt_idx, text_bank, null_text = data.prompt_idx, data.text_bank, data.null_text
-    used = text_bank.shape[1]
-    n_clips = len(latents)
-    summary |= data.stats | {"clips": n_clips, "unique_prompts": len(text_bank)}
-
-    # 4. diffusion-forcing transformer
-    _seed_everything(recipe.seed + 1)
-    transformer = build_transformer(recipe)
-    history = _start_segment(transformer, workdir, warm, log) if recipe.warm_from else []
-    objective = DiffusionForcingObjective(
-        forcing=recipe.forcing,
-        text_drop_prob=recipe.text_drop_prob,
-        null_text=null_text,
-        p_end_frame=recipe.p_end_frame,
-    )
-    pad = recipe.max_sequence_length - used
-    # The last clips are never trained on: their loss at fixed noise tells how the model generalises.
-    n_hold = min(64, max(2, n_clips // 20))
-
-    def clip_batch(idx: torch.Tensor) -> dict:
-        text = text_bank[prompt_idx[idx]].float()
-        text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
-        return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
-
-    def dit_batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 104729 + step) * 131 + rank)
-        return clip_batch(torch.randint(n_clips - n_hold, (recipe.dit_batch,), generator=g).to(dev))
-
-    held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=dev))
-    loss_before = heldout_loss(transformer.to(dev), held_out)
-
-    dit_loop = replace(recipe.dit_loop, seed=recipe.seed)
-    t0 = time.perf_counter()
-    dit_trainer = Trainer(
-        "dit",
-        transformer,
-        objective,
-        dit_batches,
-        dit_loop,
-        workdir,
-        dev,
-        dist_info,
-        extra_modules=objective.trainable_modules(),
-        samples_per_batch=recipe.dit_batch,
-        log=log,
-        pause_at=pause_at,
-    )
-    transformer = dit_trainer.run().eval()
-    summary["dit_train_s"] = round(time.perf_counter() - t0, 1)
-    summary["dit_steps"] = dit_trainer.step
-    summary["heldout_loss"] = [round(loss_before, 4), round(heldout_loss(transformer, held_out), 4)]
-    if dist_info.is_main:
-        log(f"[dit] held-out velocity MSE {summary['heldout_loss'][0]} -> {summary['heldout_loss'][1]}")
-    segment = {
-        "heldout_loss": summary["heldout_loss"],
-        "samples": dit_trainer.step * recipe.dit_batch * recipe.dit_loop.grad_accum * dist_info.world_size,
-        "train_s": round(dit_trainer.elapsed, 1),
-        "device": str(dev),
-        "threads": torch.get_num_threads(),
-        "clips": n_clips,
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    history = history + [segment]
-    summary["history"] = history
-    summary["samples_seen"] = sum(h["samples"] for h in history)
-
-    # 5. export
-    if dist_info.is_main:
-        note = _training_note(summary) | {"history": history, "samples_seen": summary["samples_seen"]}
-        export_pipeline_folder(out_dir, transformer, vae, recipe.defaults() | {"training": note})
-        write_json(workdir / "history.json", _read_json(workdir / "history.json") | {"history": history})
-        summary["out_dir"] = str(out_dir)
-        summary["size_mb"] = folder_size_mb(out_dir)
-        summary["total_s"] = round(time.perf_counter() - t_start, 1)
-        log(f"[export] {out_dir} ({summary['size_mb']} MB) after {summary['total_s']} s")
-    return summary
-
-
-@torch.no_grad()
-def heldout_loss(
-    transformer, batch: dict, sigmas: tuple[float, ...] = (0.25, 0.5, 0.75), seed: int = 0
-) -> float:
-    """Velocity MSE of clips at fixed noise levels and fixed noise, with their text (the same every call)."""
-    from openreels.train.flow import add_noise, timesteps_from_sigmas, velocity_target
-    from openreels.train.objective import skyreels_forward
-
-    x0 = batch["latents"]
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    for s in sigmas:
-        noise = torch.randn(x0.shape, generator=g).to(x0)
-        sig = torch.full(x0.shape[:1] + x0.shape[2:3], s, device=x0.device)
-        pred = skyreels_forward(
-            transformer, add_noise(x0, noise, sig), timesteps_from_sigmas(sig), batch["text"], None
-        )
-        losses.append(float((pred.float() - velocity_target(x0, noise).float()).pow(2).mean()))
-    return sum(losses) / len(losses)
-
-
-def _same_design(folder: Path, recipe: Recipe) -> bool:
-    """Whether a model folder has the recipe's VAE and transformer configuration (so its weights fit)."""
-    try:
-        vae = json.loads((folder / "vae" / "config.json").read_text())
-        transformer = json.loads((folder / "transformer" / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    patch = list(transformer.get("patch_size", []))
-    return (
-        all(vae.get(k) == v for k, v in recipe.vae.items())
-        and all(transformer.get(k) == v for k, v in recipe.transformer.items())
-        and patch == [1, 2, 2]
-        and transformer.get("in_channels") == recipe.vae["z_dim"]
-    )
-
-
-def _warm_start_folder(recipe: Recipe, workdir: Path, log) -> Path | None:
-    """The model folder this run continues from, or None (train from scratch, or resume the work folder)."""
-    if not recipe.warm_from or (workdir / "encoded.pt").exists():
-        # A work folder with its own encoded clips continues its own model (or started from the folder before).
-        previous = _read_json(workdir / "history.json").get("warm_from")
-        return Path(previous) if previous and recipe.warm_from else None
-    if recipe.warm_from == "bundled":
-        from openreels.models.tiny import bundled_tiny_dir
-
-        folder = bundled_tiny_dir() if recipe.name == "tiny" else None
-        if folder is None:
-            return None
-    else:
-        folder = Path(recipe.warm_from)
-    if not _same_design(folder, recipe):
-        log(f"[warm] {folder} is of another design than recipe {recipe.name!r}: training from scratch")
-        return None
-    write_json(workdir / "history.json", {"warm_from": str(folder), "history": []})
-    return folder
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _start_segment(transformer, workdir: Path, warm: Path | None, log) -> list[dict]:
-    """Set the transformer's starting weights for this run and return the training history before it.
-
-    A work folder whose transformer checkpoint is unfinished resumes it (the Trainer loads it). A finished one
-    (an earlier session's run) is kept as `dit.<k>.ckpt` and a new segment starts from its EMA weights; with
-    no checkpoint, a warm-start folder's weights are the start. Each segment then has its own warm-up and
-    decay, so a session's training always ends annealed."""
-    from safetensors.torch import load_file
-
-    saved = _read_json(workdir / "history.json")
-    history = list(saved.get("history", []))
-    ckpt = workdir / "dit.ckpt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if state["step"] < state["cfg"]["steps"]:
-            return history  # unfinished: the Trainer resumes it
-        ema = state["ema"] or {}
-        weights = {k[len("module.model.") :]: v for k, v in ema.items() if k.startswith("module.model.")}
-        transformer.load_state_dict(
-            weights or {k[len("model.") :]: v for k, v in state["module"].items() if k.startswith("model.")}
-        )
-        ckpt.rename(workdir / f"dit.{max(len(history) - 1, 0)}.ckpt")  # the history already counts it
-        log(f"[dit] segment {len(history) + 1}: continuing from the finished run in {workdir}")
-    elif warm is not None:
-        if not history:
-            history = list(_read_json(warm / "openreels.json").get("training", {}).get("history", []))
-            write_json(workdir / "history.json", saved | {"history": history})
-        transformer.load_state_dict(load_file(warm / "transformer" / "diffusion_pytorch_model.safetensors"))
-        log(f"[dit] segment {len(history) + 1}: warm start from {warm}")
-    return history
-
-
-def _encode_clips(
-    recipe: Recipe, workdir: Path, dev, dist_info, log, summary: dict, pause_at: float | None
-) -> EncodedClips:
-    """Stages 1-3: render the clips, train the VAE on them, then encode every clip and prompt once."""
+def _encode_clips(recipe: Recipe, vae, run: Run) -> Encoded:
+    """Render the clips, train the VAE on them (unless given one), then encode every clip and prompt once."""
+    dev, log, summary, is_main = run.dev, run.log, run.summary, run.dist.is_main
     # Every rank renders the same seeded set (ranks differ in what they draw), in the background; the VAE
     # trains on the first `vae_clips` while the rest render.
     workers = recipe.render_workers if recipe.render_workers >= 0 else max(1, (os.cpu_count() or 1) - 1)
@@ -548,30 +357,25 @@ def _encode_clips(
     renderer = BackgroundRenderer(clip_factory(recipe), recipe.clips, recipe.seed, workers)
 
     t0 = time.perf_counter()
-    if recipe.vae_from:
-        from diffusers import AutoencoderKLWan
-
-        vae = AutoencoderKLWan.from_pretrained(recipe.vae_from, torch_dtype=torch.float32).to(dev)
-        vae = vae.eval().requires_grad_(False)
-        summary["vae_from"] = str(recipe.vae_from)
-    else:
+    if vae is None:
         first = renderer.wait(min(recipe.vae_clips, recipe.clips))
-        if dist_info.is_main:
+        if is_main:
             log(f"[render] first {len(first)} clips in {time.perf_counter() - t_render:.1f} s; VAE starts")
-        vae = _train_vae(recipe, first, workdir, dev, dist_info, log, summary, pause_at)
+        torch.manual_seed(recipe.seed)
+        vae = train_vae(recipe, build_vae(recipe), [first.frames], run)
         del first
     summary["vae_train_s"] = round(time.perf_counter() - t0, 1)
     if recipe.decoder_loop.steps > 0:
         t0 = time.perf_counter()
-        first = renderer.wait(min(recipe.decoder_clips, recipe.clips))
-        vae = finetune_decoder(recipe, vae, first, workdir, dev, dist_info, log, summary, pause_at)
-        del first
+        vae = finetune_decoder(
+            recipe, vae, renderer.wait(min(recipe.decoder_clips, recipe.clips)).frames, run
+        )
         summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
-    if dist_info.is_main and renderer.done < recipe.clips:
+    if is_main and renderer.done < recipe.clips:
         log(f"[render] {renderer.done}/{recipe.clips} clips rendered; waiting for the rest")
     clips = renderer.result(recipe.render_wait_s)
     summary["render_s"] = round(time.perf_counter() - t_render, 1)
-    if dist_info.is_main:
+    if is_main:
         log(f"[render] {len(clips)} clips of {tuple(clips.frames.shape[1:])} after {summary['render_s']} s")
 
     t0 = time.perf_counter()
@@ -600,118 +404,20 @@ def _encode_clips(
     used = int((text_bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens
     text_bank = text_bank[:, :used].contiguous()  # padded back to max_sequence_length per batch
     summary["encode_s"] = round(time.perf_counter() - t0, 1)
-    if dist_info.is_main:
+    if is_main:
         log(
             f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(unique)} prompts "
             f"(<= {used} tokens), VAE PSNR {summary['vae_psnr_db']:.1f} dB in {summary['encode_s']} s"
         )
     stats = {k: summary[k] for k in ("vae_steps", "decoder_steps", "vae_psnr_db") if k in summary}
-    return EncodedClips(vae, latents, last_latents, prompt_idx, text_bank, null_text, stats)
-
-
-def _save_encoded(recipe: Recipe, data: EncodedClips, workdir: Path) -> None:
-    copy.deepcopy(data.vae).to("cpu", torch.float16).save_pretrained(workdir / "vae", safe_serialization=True)
     tensors = {
-        k: getattr(data, k).cpu() for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")
+        "latents": latents,
+        "last_latents": last_latents,
+        "prompt_idx": prompt_idx,
+        "text_bank": text_bank,
+        "null_text": null_text,
     }
-    atomic_torch_save({"key": _cache_key(recipe), "stats": data.stats, **tensors}, workdir / "encoded.pt")
-
-
-def _load_encoded(recipe: Recipe, workdir: Path, dev, summary: dict) -> EncodedClips:
-    from diffusers import AutoencoderKLWan
-
-    state = torch.load(workdir / "encoded.pt", map_location=dev, weights_only=True)
-    if state["key"] != _cache_key(recipe):
-        raise OpenreelsError(
-            f"{workdir} holds clips encoded for other recipe settings; pass a new --workdir or delete that one"
-        )
-    vae = AutoencoderKLWan.from_pretrained(workdir / "vae", torch_dtype=torch.float32).to(dev)
-    summary["encoded_from"] = str(workdir)
-    return EncodedClips(
-        vae.eval().requires_grad_(False),
-        *(state[k] for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")),
-        state["stats"],
-    )
-
-
-def _train_vae(
-    recipe: Recipe, clips: ClipSet, workdir: Path, dev, dist_info, log, summary: dict, pause_at: float | None
-):
-    _seed_everything(recipe.seed)
-    vae = build_vae(recipe)
-    crop = min(recipe.vae_crop, recipe.frames)
-    side = min(recipe.vae_crop_size, recipe.size)
-
-    def vae_batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 7919 + step) * 131 + rank)
-        crops = random_crops(g, recipe.vae_batch, len(clips), clips.frames.shape[1:4], crop, side)
-        video = torch.stack(
-            [clips.frames[i, a : a + crop, b : b + side, c : c + side] for i, a, b, c in crops]
-        )
-        return {"video": to_video_tensor(video, dev)}
-
-    vae, summary["vae_steps"] = train_autoencoder(
-        "vae",
-        VAELoss(vae, kl_weight=recipe.vae_kl_weight),
-        vae_batches,
-        replace(recipe.vae_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        recipe.vae_batch,
-        dist_info,
-        log,
-        pause_at,
-    )
-    return vae
-
-
-def finetune_decoder(
-    recipe: Recipe,
-    vae,
-    clips: ClipSet,
-    workdir: Path,
-    dev,
-    dist_info,
-    log,
-    summary: dict,
-    pause_at: float | None = None,
-):
-    """Stage 1b: train the decoder on whole clips with the encoder frozen (see `DecoderLoss`)."""
-    vae = vae.to(dev).train()
-
-    def batches(step: int, rank: int) -> dict:
-        g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
-        idx = torch.randint(len(clips), (recipe.decoder_batch,), generator=g)
-        return {"video": to_video_tensor(clips.frames[idx], dev)}
-
-    vae, summary["decoder_steps"] = train_autoencoder(
-        "decoder",
-        DecoderLoss(vae),
-        batches,
-        replace(recipe.decoder_loop, seed=recipe.seed),
-        workdir,
-        dev,
-        recipe.decoder_batch,
-        dist_info,
-        log,
-        pause_at,
-    )
-    return vae
-
-
-def _training_note(summary: dict) -> dict:
-    keys = (
-        "recipe",
-        "seed",
-        "device",
-        "device_name",
-        "world_size",
-        "clips",
-        "vae_steps",
-        "dit_steps",
-        "vae_psnr_db",
-    )
-    return {k: summary[k] for k in keys if k in summary}
+    return Encoded(vae, tensors, stats)
 
 
 @torch.no_grad()

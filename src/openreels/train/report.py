@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,20 +147,22 @@ def target_score(result: dict) -> float:
     return float(np.mean([fields[k]["accuracy"] if k in fields else 0.0 for k in TARGETS]))
 
 
-def ship_if_better(candidate: Path, shipped: Path, n: int, log=print, seed: int = 0) -> dict:
-    """Score both folders on the same n held-out prompts; replace `shipped` with `candidate` only if the
-    candidate's target score is higher. Returns both scores and whether it was shipped."""
+def ship_if_better(
+    candidate: Path, shipped: Path, n: int, score: Callable[[Path, int, Callable], float], log=print
+) -> dict:
+    """Score both folders on the same n held-out items with the recipe's `score(folder, n, log)`; replace
+    `shipped` with `candidate` only if the candidate scores higher. Returns both scores and whether it was
+    shipped."""
     from openreels.train.export import atomic_folder
 
-    scores = {}
+    scores: dict = {}
     for name, folder in (("candidate", candidate), ("shipped", shipped)):
-        if not (folder / "model_index.json").is_file():
+        if not (folder / "transformer").is_dir():
             scores[name] = None
             continue
-        res = measure(n, 0, 0, seed=seed, log=lambda _line: None, model=str(folder))
-        scores[name] = {"score": target_score(res), "fields": res["t2v"]["generated"]}
-        log(f"[ship] {name} {folder}: held-out target score {scores[name]['score']:.3f} on {n} prompts")
-    better = scores["shipped"] is None or scores["candidate"]["score"] > scores["shipped"]["score"]
+        scores[name] = float(score(folder, n, log))
+        log(f"[ship] {name} {folder}: held-out score {scores[name]:.3f} on {n} items")
+    better = scores["shipped"] is None or scores["candidate"] > scores["shipped"]
     if better:
         with atomic_folder(shipped) as tmp:
             shutil.copytree(candidate, tmp, dirs_exist_ok=True)
