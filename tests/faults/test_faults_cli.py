@@ -141,6 +141,8 @@ def test_a_video_that_cannot_fit_is_refused_up_front(work, args):
         (["train", "--out", "m", "--vae-steps", "0"], "--vae-steps must be at least 1"),
         (["train", "--out", "afile/m"], "is a file"),
         (["train", "--out", "/proc/m"], "cannot write into /proc"),  # read-only, even for root
+        (["train", "--recipe", "test", "--out", "m", "--ship"], "recipe 'test' ships none"),
+        (["train", "--recipe", "a1-tiny", "--out", "m", "--warm-from", "afile"], "not a model folder"),
         (["world", "render", "a man waving", "-o", "/sys/o.mp4"], "cannot write into /sys"),
         (["bench", "--tiny", "--model", "v2-14b"], "--tiny picks its own models"),
         (["drama", "new", "afile/ep", "--from", "play.fountain"], "choose another folder"),

@@ -98,11 +98,13 @@ def test_toy_recipe_trains_exports_and_animates(tmp_path):
     assert meta["random"] is False and meta["family"] == "skyreels-a1" and meta["size"] == [64, 64]
     for sub in ("transformer", "vae", "pose_guider", "scheduler", "siglip-so400m-patch14-384"):
         assert (root / sub).is_dir()
-    # One trained encoder serves as both; only vae/'s decoder was fine-tuned on whole clips afterwards.
+    # One trained encoder serves as both, the one of stage 1; the decoder was fine-tuned on whole clips after it.
     vae = load_file(root / "vae" / "diffusion_pytorch_model.safetensors")
     pose = load_file(root / "pose_guider" / "diffusion_pytorch_model.safetensors")
-    assert all(torch.equal(vae[k], pose[k]) for k in vae if k.startswith("encoder."))
-    assert any(not torch.equal(vae[k], pose[k]) for k in vae if k.startswith("decoder."))
+    stage1 = torch.load(tmp_path / "work" / "vae.ckpt", weights_only=False)["module"]
+    stage1 = {k[len("model.vae.") :]: v.half() for k, v in stage1.items()}
+    assert all(torch.equal(vae[k], pose[k]) and torch.equal(vae[k], stage1[k]) for k in vae if k.startswith("encoder."))
+    assert any(not torch.equal(vae[k], stage1[k]) for k in vae if k.startswith("decoder."))
     pipe = AnimatePipeline.from_pretrained(root)
     assert pipe.native_size == (64, 64) and pipe.window_frames == 8
     p = heldout_pair(0, frames=8)

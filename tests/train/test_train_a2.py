@@ -21,7 +21,7 @@ def test_a2_recipe_trains_and_exports_an_a2_folder(tmp_path):
     lines: list[str] = []
     summary = run_recipe(recipe, tmp_path / "model", tmp_path / "work", "cpu", log=lines.append)
     losses = [
-        float(m.group(1)) for m in map(re.compile(r"\[a2\] step \d+/\d+ loss ([\d.]+)").search, lines) if m
+        float(m.group(1)) for m in map(re.compile(r"\[dit\] step \d+/\d+ loss ([\d.]+)").search, lines) if m
     ]
     assert len(losses) == 2 and losses[-1] < losses[0], lines
     assert (
@@ -40,7 +40,7 @@ def test_a2_recipe_trains_and_exports_an_a2_folder(tmp_path):
     # A second call resumes from the cache and the finished checkpoint instead of encoding or training again.
     lines.clear()
     run_recipe(recipe, tmp_path / "model2", tmp_path / "work", "cpu", log=lines.append)
-    assert any("loaded from" in line for line in lines) and not any("loss" in line for line in lines)
+    assert any("loaded from" in line for line in lines) and not any("[dit] step" in line for line in lines)
 
 
 def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
@@ -69,15 +69,16 @@ def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_bundled_base_continues_the_shipped_a2_model():
-    """`base="bundled"` starts from the shipped a2-tiny's own transformer, unchanged."""
+def test_an_a2_base_is_continued_as_it_is():
+    """`base` naming an A2 transformer (the shipped a2-tiny's) starts from its weights, unchanged."""
     from diffusers import WanTransformer3DModel
 
     from openreels.models.tiny import bundled_a2_dir
     from openreels.train.a2 import build_a2_transformer
 
     recipe = get_recipe("a2-tiny")
-    shipped = WanTransformer3DModel.from_pretrained(bundled_a2_dir() / "transformer")
+    recipe.base = str(bundled_a2_dir() / "transformer")
+    shipped = WanTransformer3DModel.from_pretrained(recipe.base)
     built = build_a2_transformer(recipe, 16, 4, shipped.config.image_dim)
     for name, value in shipped.state_dict().items():
         torch.testing.assert_close(built.state_dict()[name], value, msg=name)

@@ -60,7 +60,7 @@ def test_resume_after_kill_9(tmp_path):
         timeout=600,
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "encoded clips and the VAE loaded" in again.stderr  # stages 1-3 are not redone
+    assert "encoded data and the VAE loaded" in again.stderr  # stages 1-3 are not redone
     assert f"[dit] resumed from step {killed_at}/" in again.stderr  # lost at most one interval (5 steps)
     assert _ckpt_step(ckpt) == killed_at + 5
     assert (out / "transformer" / "diffusion_pytorch_model.safetensors").exists()
@@ -101,7 +101,7 @@ def test_paused_run_resumes_from_cached_latents_to_the_same_weights(tmp_path, mo
 
     logs.clear()
     resumed = run_recipe(_small_test_recipe(), tmp_path / "b", tmp_path / "b.work", "cpu", log=logs.append)
-    assert any("encoded clips and the VAE loaded" in line for line in logs)  # no second render or encode
+    assert any("encoded data and the VAE loaded" in line for line in logs)  # no second render or encode
     assert not any(line.startswith("[render]") for line in logs)
     assert "[dit] resumed from step 7/12" in logs
     assert resumed["clips"] == 12 and resumed["vae_psnr_db"] == straight["vae_psnr_db"]

@@ -361,7 +361,7 @@ def _load_encoded(recipe: RecipeParts, run: Run) -> Encoded:
     stats = state.pop("stats")
     run.summary["encoded_from"] = str(run.workdir)
     if run.dist.is_main:
-        run.log(f"[encode] the encoded data and the VAE loaded from {run.workdir}")
+        run.log(f"[encode] encoded data and the VAE loaded from {run.workdir}")
     return Encoded(vae, state, stats)
 
 
