@@ -103,7 +103,11 @@ def test_toy_recipe_trains_exports_and_animates(tmp_path):
     pose = load_file(root / "pose_guider" / "diffusion_pytorch_model.safetensors")
     stage1 = torch.load(tmp_path / "work" / "vae.ckpt", weights_only=False)["module"]
     stage1 = {k[len("model.vae.") :]: v.half() for k, v in stage1.items()}
-    assert all(torch.equal(vae[k], pose[k]) and torch.equal(vae[k], stage1[k]) for k in vae if k.startswith("encoder."))
+    assert all(
+        torch.equal(vae[k], pose[k]) and torch.equal(vae[k], stage1[k])
+        for k in vae
+        if k.startswith("encoder.")
+    )
     assert any(not torch.equal(vae[k], stage1[k]) for k in vae if k.startswith("decoder."))
     pipe = AnimatePipeline.from_pretrained(root)
     assert pipe.native_size == (64, 64) and pipe.window_frames == 8

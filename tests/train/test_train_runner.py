@@ -101,7 +101,9 @@ def test_a_warm_start_begins_from_the_folders_weights_and_trained_conditions(fir
     r = _recipe(kind, warm_from=str(root / "model"))
     r.dit_loop = replace(r.dit_loop, steps=0)  # nothing trained: the export is the starting point
     run_recipe(r, tmp_path / "model", tmp_path / "work", "cpu", log=lambda _: None)
-    encoder = "siglip-so400m-patch14-384/model.safetensors" if kind == "a1" else "image_encoder/model.safetensors"
+    encoder = (
+        "siglip-so400m-patch14-384/model.safetensors" if kind == "a1" else "image_encoder/model.safetensors"
+    )
     for part in ("transformer/diffusion_pytorch_model.safetensors", encoder):
         want, got = load_file(root / "model" / part), load_file(tmp_path / "model" / part)
         assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want), part
@@ -123,7 +125,9 @@ def test_a_cache_of_another_recipe_is_refused_in_one_line(first, tmp_path):
     (tmp_path / "work").mkdir()
     shutil.copy(root / "work" / "encoded.pt", tmp_path / "work")
     other = _recipe("a2" if kind == "a1" else "a1")
-    with pytest.raises(OpenreelsError, match=f"encoded for recipe '{summary['recipe']}'; pass another --workdir"):
+    with pytest.raises(
+        OpenreelsError, match=f"encoded for recipe '{summary['recipe']}'; pass another --workdir"
+    ):
         run_recipe(other, tmp_path / "model", tmp_path / "work", "cpu", log=lambda _: None)
     with pytest.raises(OpenreelsError, match="encoded for other settings of recipe"):
         run_recipe(_recipe(kind, clips=5), tmp_path / "model", tmp_path / "work", "cpu", log=lambda _: None)

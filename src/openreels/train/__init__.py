@@ -1,11 +1,13 @@
-"""Training: flow matching with diffusion forcing, VAE training, and the recipe that makes openreels-tiny.
+"""Training: flow matching with diffusion forcing, VAE training, and the recipes of the bundled models.
 
 Public API:
 - `ForcingConfig`, `sample_sigmas`, `add_noise`, `velocity_target`, `flow_loss` (openreels.train.flow)
 - `DiffusionForcingObjective`, `ChannelCondition`, `TokenCondition`, `skyreels_forward` (openreels.train.objective)
 - `Trainer`, `LoopConfig` (openreels.train.loop): DDP, bf16 autocast, accumulation, EMA, atomic checkpoints
 - `PromptEncoder` (openreels.train.text): MiniLM prompt states padded as the pipelines pad them
-- `get_recipe`, `run_recipe` (openreels.train.recipes) and `export_pipeline_folder` (openreels.train.export)
+- `get_recipe` (openreels.train.recipes: every recipe by name) and `run_recipe` (openreels.train.runner: the one
+  runner of every recipe: sessions, VAE stage, encoding cache, training, export); `export_pipeline_folder`
+  (openreels.train.export) and `ship_if_better` (openreels.train.report)
 """
 
 from openreels.train.flow import ForcingConfig, add_noise, flow_loss, sample_sigmas, velocity_target
