@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         recipe: str = typer.Option(
             "tiny",
             "--recipe",
-            help="Recipe: tiny, smoke, test, a1-tiny (the bundled A1), a2-tiny (the bundled A2) or a2-test.",
+            help="Recipe: tiny, smoke, test, a1-tiny (the bundled A1), a1-toy, a2-tiny (the bundled A2) or a2-test.",
         ),
         out: Path = typer.Option(..., "--out", help="Folder for the trained diffusers-format model."),
         workdir: Path = typer.Option(None, "--workdir", help="Checkpoints and caches (default: <out>.work)."),

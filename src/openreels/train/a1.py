@@ -179,7 +179,7 @@ class A1Recipe(RecipeParts):
     def load_vae(self, folder: Path, dev: torch.device):
         from diffusers import AutoencoderKLCogVideoX
 
-        return AutoencoderKLCogVideoX.from_pretrained(folder).to(dev)
+        return AutoencoderKLCogVideoX.from_pretrained(folder, torch_dtype=torch.float32).to(dev)
 
     def encode(self, vae, run: Run) -> Encoded:
         return _encode_pairs(self, vae, run)

@@ -74,19 +74,9 @@ class A2Recipe(Recipe):
     encode_batch: int = 8  # clips per VAE call while caching
 
     def defaults(self) -> dict:
-        return {
-            "random": False,
-            "family": "skyreels-a2",
-            "size": [self.size, self.size],
-            "frames": self.frames,
-            "fps": int(round(self.fps)),
-            "steps": self.sample_steps,
-            "guidance": self.guidance,
-            "shift": self.sample_shift,
-            "negative_prompt": "",
-            "recipe": self.name,
-            "seed": self.seed,
-        }
+        tiny_only = ("max_sequence_length", "overlap_history", "addnoise_condition")  # text-to-video's
+        defaults = {k: v for k, v in super().defaults().items() if k not in tiny_only}
+        return {"random": False, "family": "skyreels-a2"} | defaults
 
     # ---- the runner's parts (see openreels.train.runner.RecipeParts) -------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -265,10 +265,13 @@ def _test() -> Recipe:
     return r
 
 
-def _a1_tiny():
-    from openreels.train.a1 import a1_tiny
+def _a1(name: str) -> Callable[[], RecipeParts]:
+    def make() -> RecipeParts:
+        from openreels.train import a1  # imported late: a1 loads the A1 pipeline code
 
-    return a1_tiny()
+        return {"a1-tiny": a1.a1_tiny, "a1-toy": a1.a1_toy}[name]()
+
+    return make
 
 
 def _a2(name: str) -> Callable[[], Recipe]:
@@ -286,11 +289,12 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "test": _test,
     "a2-tiny": _a2("a2-tiny"),
     "a2-test": _a2("a2-test"),
-    "a1-tiny": _a1_tiny,  # SkyReels-A1 (portrait animation)
+    "a1-tiny": _a1("a1-tiny"),  # SkyReels-A1 (portrait animation)
+    "a1-toy": _a1("a1-toy"),
 }
 
 
-def get_recipe(name: str) -> Recipe:
+def get_recipe(name: str) -> RecipeParts:
     if name not in RECIPES:
         raise OpenreelsError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
     return RECIPES[name]()
@@ -430,8 +434,3 @@ def _psnr_check(vae, clips: ClipSet, dev, mean, std, latents) -> float:
     target = to_video_tensor(clips.frames[:n], dev)
     mse = ((recon - target) / 2).pow(2).mean().clamp_min(1e-10)
     return float(10 * torch.log10(1 / mse))
-
-
-def recipe_summary(recipe: Recipe) -> dict:
-    """The recipe as plain data (for --json and the run's record)."""
-    return asdict(recipe)

@@ -90,58 +90,31 @@ class Model:
 
 class RecipeParts:
     """The parts a recipe fills in. The dataclass that inherits this has the fields the runner reads: `name`,
-    `seed`, `warm_from`, `vae_from`, `dit_loop`, `dit_batch` (and `vae_loop`, `vae_batch`, `vae_crop`,
+    `seed`, `clips`, `warm_from`, `vae_from`, `dit_loop`, `dit_batch` (and `vae_loop`, `vae_batch`, `vae_crop`,
     `vae_crop_size`, `vae_kl_weight`, `decoder_loop`, `decoder_batch` where it trains a VAE here)."""
 
     def check(self, dist: DistInfo) -> None:
         """Raise `OpenreelsError` for settings this recipe cannot run with."""
 
-    def cache_key(self) -> dict:
-        """The settings the encoding cache depends on."""
-        raise NotImplementedError
-
-    def design(self) -> dict[str, dict]:
-        """{subfolder: config values} a model folder must have for its weights to fit this recipe."""
-        raise NotImplementedError
-
-    def continued_from(self, folder: Path):
-        """This recipe continuing the model in `folder` (its VAE and latent space)."""
-        raise NotImplementedError
-
-    def load_vae(self, folder: Path, dev: torch.device) -> nn.Module:
-        raise NotImplementedError
-
-    def encode(self, vae: nn.Module | None, run: Run) -> Encoded:
-        """Make the recipe's clips (or pairs, compositions) and encode them; `vae` None: train one first."""
-        raise NotImplementedError
-
-    def build(self, data: Encoded, run: Run) -> Model:
-        """The transformer, objective and batches (after `torch.manual_seed(seed + 1)`)."""
-        raise NotImplementedError
-
-    def load_warm(self, folder: Path, model: nn.Module, extras: nn.ModuleList) -> None:
-        """Set the transformer and the trained conditions to a model folder's weights."""
-        raise NotImplementedError
-
-    def defaults(self) -> dict:
-        """The generation defaults written to openreels.json."""
-        raise NotImplementedError
-
-    def export(
-        self,
-        out_dir: Path,
-        transformer: nn.Module,
-        extras: nn.ModuleList,
-        data: Encoded,
-        meta: dict,
-        run: Run,
-    ) -> None:
-        """Write the trained model in the recipe's layout, `meta` (defaults and training record) included."""
-        raise NotImplementedError
-
-    def score(self, folder: Path, n: int, log: Callable[[str], None]) -> float:
-        """One number to rank models of this recipe by, on n held-out items (higher is better)."""
-        raise NotImplementedError
+    # The settings the encoding cache depends on.
+    def cache_key(self) -> dict: ...
+    # {subfolder: config values} a model folder must have for its weights to fit this recipe.
+    def design(self) -> dict[str, dict]: ...
+    # This recipe continuing the model in a folder (its VAE, so its latent space).
+    def continued_from(self, folder: Path) -> RecipeParts: ...
+    def load_vae(self, folder: Path, dev: torch.device) -> nn.Module: ...
+    # Make the recipe's clips (or pairs, compositions) and encode them; `vae` None: train one first.
+    def encode(self, vae: nn.Module | None, run: Run) -> Encoded: ...
+    # The transformer, objective and batches (called after `torch.manual_seed(seed + 1)`).
+    def build(self, data: Encoded, run: Run) -> Model: ...
+    # Set the transformer and the trained conditions (`extras`) to a model folder's weights.
+    def load_warm(self, folder: Path, model: nn.Module, extras: nn.ModuleList) -> None: ...
+    # The generation defaults written to openreels.json.
+    def defaults(self) -> dict: ...
+    # Write the trained model in the recipe's layout; `meta` is openreels.json (defaults and training record).
+    def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None: ...
+    # One number to rank models of this recipe by, on n held-out items (higher is better): what --ship uses.
+    def score(self, folder: Path, n: int, log: Callable[[str], None]) -> float: ...
 
 
 def shipped_path(name: str) -> Path | None:
@@ -185,9 +158,8 @@ def run_recipe(
 
     warm = _warm_start_folder(recipe, workdir, log)
     if warm is not None:
-        recipe = recipe.continued_from(
-            warm
-        )  # the transformer continues in the latent space it was trained in
+        # The transformer continues in the latent space it was trained in: the folder's VAE.
+        recipe = recipe.continued_from(warm)
         summary["warm_from"] = str(warm)
     data = _load_encoded(recipe, run) if (workdir / CACHE).exists() else None
     if data is None:
@@ -242,7 +214,7 @@ def run_recipe(
         "train_s": round(trainer.elapsed, 1),
         "device": str(dev),
         "threads": torch.get_num_threads(),
-        "clips": recipe.clips,
+        "clips": summary["clips"],  # what `build` trained on
         "date": time.strftime("%Y-%m-%d"),
     }
     history = history + [segment]
@@ -264,9 +236,8 @@ def run_recipe(
 
 
 def _held_out_loss(model: Model) -> float:
-    return sum(model.objective.held_out_loss(model.transformer, b) for b in model.held_out) / len(
-        model.held_out
-    )
+    losses = [model.objective.held_out_loss(model.transformer, b) for b in model.held_out]
+    return sum(losses) / len(losses) if losses else float("nan")  # nan: too few items to hold any out
 
 
 # ---- sessions ------------------------------------------------------------------------------------------------
