@@ -187,15 +187,8 @@ class A1Recipe(RecipeParts):
     def build(self, data: Encoded, run: Run) -> Model:
         return _model(self, data, run)
 
-    def load_warm(self, folder: Path, model, extras) -> None:
-        from transformers import SiglipVisionModel
-
-        from openreels.pipelines.a1 import A1Transformer3DModel
-
-        model.load_state_dict(A1Transformer3DModel.from_pretrained(folder / "transformer").state_dict())
-        extras[0].siglip.load_state_dict(
-            SiglipVisionModel.from_pretrained(folder / SIGLIP_FOLDER).state_dict()
-        )
+    def warm_parts(self, model, extras) -> dict:
+        return {"transformer": model, SIGLIP_FOLDER: extras[0].siglip}  # the face tokens learned with it
 
     def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
         from transformers import SiglipImageProcessor

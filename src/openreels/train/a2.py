@@ -101,7 +101,9 @@ class A2Recipe(Recipe):
         return replace(self, vae_from=str(folder / "vae"), base=None)
 
     def encode(self, vae, run: Run) -> Encoded:
-        vae = vae if vae is not None else self.load_vae(self._vae_dir(), run.dev).eval().requires_grad_(False)
+        if vae is None:
+            vae = self.load_vae(self._vae_dir(), run.dev).eval().requires_grad_(False)
+            run.summary["vae_from"] = str(self._vae_dir())
         return Encoded(vae, _encode(self, vae, run), {})
 
     def build(self, data: Encoded, run: Run) -> Model:
@@ -129,15 +131,9 @@ class A2Recipe(Recipe):
         )
         return _model(self, data.tensors, transformer, objective, temporal, run.dev)
 
-    def load_warm(self, folder: Path, model, extras) -> None:
-        from diffusers import WanTransformer3DModel
-        from transformers import CLIPVisionModel
-
-        model.load_state_dict(WanTransformer3DModel.from_pretrained(folder / "transformer").state_dict())
+    def warm_parts(self, model, extras) -> dict:
         # The image encoder learned the references with the transformer: it continues too.
-        extras[0].encoder.load_state_dict(
-            CLIPVisionModel.from_pretrained(folder / "image_encoder").state_dict()
-        )
+        return {"transformer": model, "image_encoder": extras[0].encoder}
 
     def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
         export_a2_folder(out_dir, transformer, data.vae, extras[0].encoder, _image_processor(self), meta)

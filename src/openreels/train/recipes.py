@@ -198,10 +198,8 @@ class Recipe(RecipeParts):
         held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=run.dev))
         return Model(transformer, objective, batches, [held_out])
 
-    def load_warm(self, folder: Path, model, extras) -> None:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(folder / "transformer" / "diffusion_pytorch_model.safetensors"))
+    def warm_parts(self, model, extras) -> dict:
+        return {"transformer": model}
 
     def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
         export_pipeline_folder(out_dir, transformer, data.vae, meta)

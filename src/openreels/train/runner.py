@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from openreels.errors import OpenreelsError
@@ -107,8 +108,9 @@ class RecipeParts:
     def encode(self, vae: nn.Module | None, run: Run) -> Encoded: ...
     # The transformer, objective and batches (called after `torch.manual_seed(seed + 1)`).
     def build(self, data: Encoded, run: Run) -> Model: ...
-    # Set the transformer and the trained conditions (`extras`) to a model folder's weights.
-    def load_warm(self, folder: Path, model: nn.Module, extras: nn.ModuleList) -> None: ...
+    # {subfolder of a model folder: module}: the transformer and the trained conditions (`extras`) a warm start
+    # sets to that folder's weights.
+    def warm_parts(self, model: nn.Module, extras: nn.ModuleList) -> dict[str, nn.Module]: ...
     # The generation defaults written to openreels.json.
     def defaults(self) -> dict: ...
     # Write the trained model in the recipe's layout; `meta` is openreels.json (defaults and training record).
@@ -302,7 +304,8 @@ def _start_segment(
         if not history:
             history = list(_read_json(warm / "openreels.json").get("training", {}).get("history", []))
             write_json(workdir / "history.json", saved | {"history": history})
-        recipe.load_warm(warm, transformer, extras)
+        for sub, module in recipe.warm_parts(transformer, extras).items():
+            module.load_state_dict(load_file(next((warm / sub).glob("*.safetensors"))))
         log(f"[dit] segment {len(history) + 1}: warm start from {warm}")
     return history
 
