@@ -14,13 +14,7 @@ from openreels.train.objective import VPrediction
 from openreels.train.recipes import get_recipe
 from openreels.train.runner import run_recipe
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_v_prediction_matches_the_cogvideox_scheduler():

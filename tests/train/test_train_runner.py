@@ -27,22 +27,19 @@ def _weights(folder) -> dict:
     return load_file(folder / "transformer" / "diffusion_pytorch_model.safetensors")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module", params=["a1", "a2"])
 def first(request, tmp_path_factory):
     """A finished run whose recipe has sessions on (`warm_from` set, but nothing there yet: it starts fresh)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp(request.param)
     r = _recipe(request.param, warm_from=str(root / "none-yet"))
     summary = run_recipe(r, root / "model", root / "work", "cpu", log=lambda _: None)
-    return request.param, root, summary
+    yield request.param, root, summary
+    torch.set_num_threads(before)
 
 
 def test_a_paused_run_resumes_to_the_weights_of_a_straight_one(first, tmp_path, monkeypatch):

@@ -100,9 +100,10 @@ def skyreels_forward(
     )[0]
 
 
-def _drop(x: torch.Tensor, prob: float, generator: torch.Generator, null: torch.Tensor | None = None):
-    """Replace a random subset of the batch by `null` (zeros by default) for classifier-free guidance."""
-    if prob <= 0:
+def _drop(x: torch.Tensor, prob: float, generator: torch.Generator | None, null: torch.Tensor | None = None):
+    """Replace a random subset of the batch by `null` (zeros by default) for classifier-free guidance; with no
+    generator (held-out loss), keep every item."""
+    if prob <= 0 or generator is None:
         return x
     keep = (torch.rand(x.shape[0], generator=generator) >= prob).to(x.device)
     keep = keep.view(-1, *([1] * (x.dim() - 1)))
@@ -159,18 +160,27 @@ class DiffusionForcingObjective:
         for s in sigmas:
             noise = torch.randn(x0.shape, generator=g).to(x0)
             sig = torch.full(x0.shape[:1] + x0.shape[2:3], s, device=x0.device)
-            if self.v_prediction is not None:
-                x_in, target, timesteps = self.v_prediction(x0, noise, sig)
-            else:
-                x_in, target = add_noise(x0, noise, sig), velocity_target(x0, noise)
-                timesteps = timesteps_from_sigmas(sig)
-            if self.channel_conditions:
-                extra = [c.build(batch, x0).to(x_in.dtype) for c in self.channel_conditions]
-                x_in = torch.cat([x_in, *extra], dim=1)
-            tokens = self.token_condition.build(batch) if self.token_condition is not None else None
-            pred = self.forward(model, x_in, timesteps, batch["text"], tokens)
+            x_in, target, timesteps, text, tokens = self._inputs(x0, noise, sig, batch, None)
+            pred = self.forward(model, x_in, timesteps, text, tokens)
             losses.append(float((pred.float() - target.float()).pow(2).mean()))
         return sum(losses) / len(losses)
+
+    def _inputs(self, x0, noise, sigmas, batch: dict, generator: torch.Generator | None) -> tuple:
+        """(noisy input with the condition channels, target, timesteps, text, image tokens); conditions are
+        dropped at their rates with `generator`, all given without."""
+        if self.v_prediction is not None:
+            x_in, target, timesteps = self.v_prediction(x0, noise, sigmas)
+        else:
+            x_in, target = add_noise(x0, noise, sigmas), velocity_target(x0, noise)
+            timesteps = timesteps_from_sigmas(sigmas)
+        if self.channel_conditions:
+            extra = [_drop(c.build(batch, x0), c.drop_prob, generator) for c in self.channel_conditions]
+            x_in = torch.cat([x_in, *[e.to(x_in.dtype) for e in extra]], dim=1)
+        text = _drop(batch["text"], self.text_drop_prob, generator, self.null_text)
+        tokens = None
+        if self.token_condition is not None:
+            tokens = _drop(self.token_condition.build(batch), self.token_condition.drop_prob, generator)
+        return x_in, target, timesteps, text, tokens
 
     def __call__(
         self,
@@ -191,19 +201,9 @@ class DiffusionForcingObjective:
             sigmas = torch.cat([sigmas, torch.zeros(b, 1)], dim=1)
             clean = torch.cat([clean, torch.ones(b, 1, dtype=torch.bool)], dim=1)
         noise = torch.randn(x0.shape, generator=noise_generator, device=x0.device, dtype=x0.dtype)
-        sigmas_d = sigmas.to(x0.device)
-        if self.v_prediction is not None:
-            x_in, target, timesteps = self.v_prediction(x0, noise, sigmas_d)
-        else:
-            x_in, target = add_noise(x0, noise, sigmas_d), velocity_target(x0, noise)
-            timesteps = timesteps_from_sigmas(sigmas_d)
-        if self.channel_conditions:
-            extra = [_drop(c.build(batch, x0), c.drop_prob, generator) for c in self.channel_conditions]
-            x_in = torch.cat([x_in, *[e.to(x_in.dtype) for e in extra]], dim=1)
-        text = _drop(batch["text"], self.text_drop_prob, generator, self.null_text)
-        tokens = None
-        if self.token_condition is not None:
-            tokens = _drop(self.token_condition.build(batch), self.token_condition.drop_prob, generator)
+        x_in, target, timesteps, text, tokens = self._inputs(
+            x0, noise, sigmas.to(x0.device), batch, generator
+        )
         pred = self.forward(model, x_in, timesteps, text, tokens)
         weight = batch.get("loss_weight")
         if weight is not None and weight.shape[2] < x0.shape[2]:  # an appended end frame counts plainly
