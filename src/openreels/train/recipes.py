@@ -101,6 +101,12 @@ class Recipe(RecipeParts):
     dit_batch: int = 64
     forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0, logit_normal=True))
     text_drop_prob: float = 0.1
+    # Sentence dropout: a share of training prompts keep only a random subset of their sentences (shot, each
+    # character, objects, place), so each phrase is seen apart from the others and the model learns what it
+    # shows (whole stage prompts carry several colour words; docs/tiny-model.md). `prompt_variants` such
+    # prompts per clip are encoded once with the rest.
+    prompt_variants: int = 3
+    p_prompt_variant: float = 0.5
     p_end_frame: float = 0.1
     max_sequence_length: int = 128  # stage prompts are at most ~90 MiniLM tokens
     # Generation defaults written to openreels.json.
@@ -185,6 +191,11 @@ class Recipe(RecipeParts):
         pad = self.max_sequence_length - text_bank.shape[1]
         # The last clips are never trained on: their loss at fixed noise tells how the model generalises.
         n_hold = min(64, max(2, n_clips // 20))
+        variants = "variant_idx" in data.tensors and self.p_prompt_variant > 0
+        if variants:
+            variant_idx, variant_bank = (data.tensors[k].to(run.dev) for k in ("variant_idx", "variant_bank"))
+        elif self.p_prompt_variant > 0 and run.dist.is_main:
+            run.log("[dit] the encoded clips have no sentence-dropout prompts (an older cache): whole prompts only")
 
         def clip_batch(idx: torch.Tensor) -> dict:
             text = text_bank[prompt_idx[idx]].float()
@@ -193,7 +204,15 @@ class Recipe(RecipeParts):
 
         def batches(step: int, rank: int) -> dict:
             g = torch.Generator().manual_seed((self.seed * 104729 + step) * 131 + rank)
-            return clip_batch(torch.randint(n_clips - n_hold, (self.dit_batch,), generator=g).to(run.dev))
+            idx = torch.randint(n_clips - n_hold, (self.dit_batch,), generator=g).to(run.dev)
+            batch = clip_batch(idx)
+            if variants:
+                pick = torch.randint(variant_idx.shape[1], (len(idx),), generator=g).to(run.dev)
+                use = (torch.rand(len(idx), generator=g) < self.p_prompt_variant).to(run.dev)
+                text = variant_bank[variant_idx[idx, pick]].float()
+                text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
+                batch["text"] = torch.where(use[:, None, None], text, batch["text"])
+            return batch
 
         held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=run.dev))
         return Model(transformer, objective, batches, [held_out])
@@ -419,7 +438,33 @@ def _encode_clips(recipe: Recipe, vae, run: Run) -> Encoded:
         "text_bank": text_bank,
         "null_text": null_text,
     }
+    if recipe.prompt_variants:
+        tensors |= encode_prompt_variants(clips.prompts, recipe, encoder, used, latents.dtype)
     return Encoded(vae, tensors, stats)
+
+
+def sentence_variants(prompt: str, k: int, rng) -> list[str]:
+    """k prompts that each keep a random half of the prompt's sentences (at least one), in their order."""
+    sentences = [s if s.endswith(".") else s + "." for s in prompt.strip().split(". ") if s]
+    out = []
+    for _ in range(k):
+        keep = rng.random(len(sentences)) < 0.5
+        if not keep.any():
+            keep[rng.integers(len(sentences))] = True
+        out.append(" ".join(s for s, kept in zip(sentences, keep, strict=True) if kept))
+    return out
+
+
+def encode_prompt_variants(prompts: list[str], recipe: Recipe, encoder, used: int, dtype) -> dict:
+    """The sentence-dropout prompts of every clip, encoded once: variant_idx (clips, k) into variant_bank."""
+    import numpy as np
+
+    rng = np.random.default_rng(recipe.seed)
+    rows = [sentence_variants(p, recipe.prompt_variants, rng) for p in prompts]
+    unique = list(dict.fromkeys(v for row in rows for v in row))
+    lookup = {v: i for i, v in enumerate(unique)}
+    bank = torch.cat([encoder(unique[i : i + 512])[:, :used].to(dtype) for i in range(0, len(unique), 512)])
+    return {"variant_idx": torch.tensor([[lookup[v] for v in row] for row in rows]), "variant_bank": bank}
 
 
 @torch.no_grad()
