@@ -195,7 +195,9 @@ class Recipe(RecipeParts):
         if variants:
             variant_idx, variant_bank = (data.tensors[k].to(run.dev) for k in ("variant_idx", "variant_bank"))
         elif self.p_prompt_variant > 0 and run.dist.is_main:
-            run.log("[dit] the encoded clips have no sentence-dropout prompts (an older cache): whole prompts only")
+            run.log(
+                "[dit] the encoded clips have no sentence-dropout prompts (an older cache): whole prompts only"
+            )
 
         def clip_batch(idx: torch.Tensor) -> dict:
             text = text_bank[prompt_idx[idx]].float()
