@@ -66,7 +66,10 @@ class StageClips(torch.utils.data.IterableDataset):
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
-        start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        # Split the stream across workers only when this is the loader's own dataset: a stream made inside a
+        # worker by another dataset (the trainer's chunked renderer) must yield all of its clips.
+        split = info is not None and info.dataset is self
+        start, step = (info.id, info.num_workers) if split else (0, 1)
         indices = itertools.count(start, step) if self.length is None else range(start, self.length, step)
         for k in indices:
             yield self.item(k)
