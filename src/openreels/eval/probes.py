@@ -226,6 +226,22 @@ def colour_scores(frame: np.ndarray, caption: dict, scene, masks: dict[str, np.n
     return scores
 
 
+def _first_frame_layout(caption: dict, size: tuple[int, int], fps: float):
+    """The caption's template scene and the region masks of its first frame."""
+    scene = _template_scene(caption)
+    tpl = render(scene, 1, size, fps, masks=True, caption=False)
+    return scene, {k: v[0] for k, v in tpl.masks.items()}
+
+
+def score_colours(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8.0) -> dict[str, float]:
+    """The colour fields of `score_clip` alone (backdrop, shirt_color, hair_color, object_color, read on the first
+    frame): a fraction of its cost, for measurements that need only colours."""
+    caption = _as_caption(prompt_or_caption)
+    clip, size = _resize_for_stage(_frames(frames))
+    scene, masks = _first_frame_layout(caption, size, fps)
+    return colour_scores(clip[0], caption, scene, masks)
+
+
 def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8.0) -> dict[str, float]:
     """Per-field scores (1.0 match, 0.0 mismatch) of a clip against what its prompt or caption says.
 
@@ -235,10 +251,8 @@ def score_clip(frames: np.ndarray, prompt_or_caption: str | dict, fps: float = 8
     caption = _as_caption(prompt_or_caption)
     clip, (h, w) = _resize_for_stage(_frames(frames))
     humans = [s for s in caption.get("subjects", []) if s.get("type") == "human"]
-    scene = _template_scene(caption)
+    scene, masks = _first_frame_layout(caption, (h, w), fps)
     main = scene.characters[0]
-    tpl = render(scene, 1, (h, w), fps, masks=True, caption=False)
-    masks = {k: v[0] for k, v in tpl.masks.items()}
     first = clip[0]
 
     scores: dict[str, float] = colour_scores(first, caption, scene, masks)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 TARGETS = {"backdrop": 0.90, "camera_motion": 0.85, "expression": 0.60, "action": 0.60}
 
@@ -141,6 +142,67 @@ def measure(
     return out
 
 
+@torch.no_grad()
+def prompt_effect(model: str = "openreels-tiny", n: int = 16, sigma: float = 0.95, seed: int = 0) -> dict:
+    """How much the prompt decides the picture, before sampling can hide it: n held-out studio clips are encoded
+    and noised to `sigma` as training does, the transformer predicts the velocity once with the prompt and
+    once with the empty prompt, and the rebuilt x0 of each is decoded and scored against the clip's caption.
+    At high noise the picture itself tells little, so the gap between the two is what the text pathway
+    has learned. `reconstruction` scores the VAE's own decode of the clean latents (the ceiling)."""
+    from openreels.eval.probes import score_colours
+    from openreels.models.registry import get_model
+    from openreels.models.tiny import bundled_tiny_dir
+    from openreels.pipelines import load_pipeline
+    from openreels.train.data import to_video_tensor
+    from openreels.train.flow import add_noise, timesteps_from_sigmas
+    from openreels.train.vae import encode_mode, normalise
+    from openreels.world.renderer import render
+    from openreels.world.scene import sample_scene
+
+    spec = get_model(model)
+    folder = Path(model) if Path(model).is_dir() else bundled_tiny_dir()
+    pipe = load_pipeline(folder, "t2v", device="cpu", dtype="float32")
+    mean, std = pipe.vae.config.latents_mean, pipe.vae.config.latents_std
+
+    def decode(latents: torch.Tensor) -> np.ndarray:  # as the pipeline de-normalises and decodes
+        m, s = (torch.tensor(v).view(1, -1, 1, 1, 1) for v in (mean, std))
+        video = pipe.vae.decode(latents * s + m, return_dict=False)[0]
+        return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+
+    scores: dict[str, list[dict]] = {"reconstruction": [], "with_prompt": [], "empty_prompt": []}
+    for k in range(n):
+        rng = np.random.default_rng([seed, k, 2])
+        clip = render(
+            sample_scene(rng, split="heldout", environment="studio"), spec.frames, spec.size, spec.fps
+        )
+        x0 = normalise(encode_mode(pipe.vae, to_video_tensor(torch.from_numpy(clip.frames)[None])), mean, std)
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(k))
+        level = torch.full((1, x0.shape[2]), sigma)
+        noisy = add_noise(x0, noise, level)
+        cond, empty = pipe.encode_prompt(clip.prompt, "", max_sequence_length=spec.max_sequence_length)
+        for name, latents in (
+            ("reconstruction", x0),
+            *(
+                (
+                    name,
+                    noisy
+                    - sigma
+                    * pipe.transformer(
+                        hidden_states=noisy,
+                        timestep=timesteps_from_sigmas(level),
+                        encoder_hidden_states=states,
+                        enable_diffusion_forcing=True,
+                        fps=[1],
+                        return_dict=False,
+                    )[0],
+                )
+                for name, states in (("with_prompt", cond), ("empty_prompt", empty))
+            ),
+        ):
+            scores[name].append(score_colours(decode(latents)[:1], clip.caption, spec.fps))
+    return {"sigma": sigma, "clips": n} | {name: _accuracy(v) for name, v in scores.items()}
+
+
 def target_score(result: dict) -> float:
     """One number to rank models by: the mean held-out accuracy over the target fields."""
     fields = result["t2v"]["generated"]
@@ -180,11 +242,16 @@ def main() -> None:
     ap.add_argument("--model", default="openreels-tiny", help="registry id or model folder")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (seconds are then the GPU's)")
     ap.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the model's)")
+    ap.add_argument(
+        "--prompt-effect", type=int, default=0, help="held-out clips for `prompt_effect` (0: skip)"
+    )
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     res = measure(
         args.t2v, args.i2v, args.long_windows, model=args.model, device=args.device, guidance=args.guidance
     )
+    if args.prompt_effect:
+        res["prompt_effect"] = prompt_effect(args.model, args.prompt_effect)
     arrays = {k: res.pop(k) for k in ("t2v_frames", "long_frames") if k in res}
     np.savez_compressed(args.out.with_suffix(".npz"), **arrays)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
