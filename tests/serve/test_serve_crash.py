@@ -4,9 +4,7 @@ episode from its shot cache: no finished shot is rendered again), and nothing is
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,39 +21,6 @@ EPISODE = (
     "NOOR\nHello!\n\n" + "".join(f"Noor {ACTIONS[i % len(ACTIONS)]}.\n\n" for i in range(24))
 )
 SHOTS = {"renderer": "stage", "size": [256, 256], "fps": 8, "window": 17, "scale": 1, "crossfade": 0}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "openreels",
-        "serve",
-        "--data",
-        str(data),
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    proc = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{API}/health", timeout=5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.2)
-    raise AssertionError(f"the server did not come up:\n{log.read_text()}")
 
 
 def _children(pid: int) -> list[int]:
@@ -83,7 +48,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_kill_9_mid_render_then_restart_finishes_every_job_once(kit, tmp_path) -> None:
+def test_kill_9_mid_render_then_restart_finishes_every_job_once(kit, serve_process, tmp_path) -> None:
     data, log = tmp_path / "data", tmp_path / "server.log"
     token = subprocess.run(
         [sys.executable, "-m", "openreels", "serve", "token", "create", "alice", "--data", str(data)],
@@ -91,9 +56,9 @@ def test_kill_9_mid_render_then_restart_finishes_every_job_once(kit, tmp_path) -
     ).stdout.strip()  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
     client = httpx.Client(timeout=60)  # generous: CI machines are small and busy
-    port = _free_port()
+    port = serve_process.free_port()
     base = f"http://127.0.0.1:{port}{API}"
-    server = _start(data, port, log)
+    server = serve_process.start(data, port, log)
     try:
         project = client.post(
             f"{base}/projects", json={"fountain": EPISODE, "settings": SHOTS}, headers=headers
@@ -117,7 +82,7 @@ def test_kill_9_mid_render_then_restart_finishes_every_job_once(kit, tmp_path) -
             time.sleep(0.1)
         assert workers and not any(_alive(w) for w in workers), "workers outlived the killed server"
 
-        server = _start(data, port, log)
+        server = serve_process.start(data, port, log)
         ids = [render["id"]] + [j["id"] for j in singles]
         deadline = time.monotonic() + 300
         while True:

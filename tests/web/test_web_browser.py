@@ -8,10 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,57 +33,24 @@ if not Path(CHROMIUM).is_file():
 pytest.importorskip("playwright", reason="pip install -e '.[dev]' installs playwright")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, serve_process):
     """`openreels serve` in its own process on loopback, with two tokens: alice and bob."""
-    import httpx
 
     from openreels.serve.store import Store
 
     data = tmp_path_factory.mktemp("serve")
     store = Store(data)
     tokens = {name: store.create_token(name) for name in ("alice", "bob")}
-    port = _free_port()
-    log = open(data / "server.log", "wb")  # noqa: SIM115 (kept open for the process's life)
-    env = os.environ | {"OMP_NUM_THREADS": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "openreels",
-        "serve",
-        "--data",
-        str(data),
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    port = serve_process.free_port()
+    proc = serve_process.start(data, port, data / "server.log")
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # a loaded 2-core machine takes long to import torch
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"the server did not start:\n{(data / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.2)
     yield {"base": base, "data": data, "tokens": tokens}
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
 
 
 @pytest.fixture(scope="module")
