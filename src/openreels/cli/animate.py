@@ -70,18 +70,18 @@ def run_animate(
 ) -> dict:
     from rich.console import Console
 
-    from openreels.cli.common import check_not_input, check_writable, quiet_libraries
+    from openreels.cli.common import check_not_input, check_writable, lasting_imports, quiet_libraries
     from openreels.cli.progress import Reporter
     from openreels.face.sources import driving_shapes, reference_shape
     from openreels.limits import check_finite, check_fits, check_seed
     from openreels.media import read_image, read_video, write_video
     from openreels.media.video import VIDEO_SUFFIXES
-    from openreels.pipelines.animate import (
-        AnimatePipeline,
-        animate,
-        fit_image,
-        locate_a1,
-    )
+
+    with lasting_imports():
+        from transformers import SiglipVisionModel  # noqa: F401 (imported here for lasting_imports)
+
+        from openreels.pipelines.a1 import A1Transformer3DModel  # noqa: F401 (likewise)
+        from openreels.pipelines.animate import AnimatePipeline, animate, fit_image, locate_a1
 
     console = Console(stderr=True, quiet=quiet or as_json)
     started = time.perf_counter()

@@ -74,11 +74,21 @@ def compose(
 
     Settings not given take the checkpoint's defaults (its openreels.json, else the A2 release's).
     """
-    from openreels.cli.common import check_not_input, check_writable, parse_size, quiet_libraries
+    from openreels.cli.common import (
+        check_not_input,
+        check_writable,
+        lasting_imports,
+        parse_size,
+        quiet_libraries,
+    )
     from openreels.cli.progress import Reporter
     from openreels.limits import check_finite, check_fits, check_seed
     from openreels.media.video import VIDEO_SUFFIXES
-    from openreels.pipelines.compose import check_size, folder_defaults, locate_a2, size_multiple
+
+    with lasting_imports():
+        from transformers import BertModel, CLIPVisionModel  # noqa: F401 (imported here for lasting_imports)
+
+        from openreels.pipelines.compose import check_size, folder_defaults, locate_a2, size_multiple
 
     if output.suffix.lower() not in VIDEO_SUFFIXES:
         raise OpenreelsError(f"unsupported output {output.name}: use a .mp4 or .npz file name")
