@@ -140,7 +140,7 @@ class A1Recipe(RecipeParts):
             )
 
     def cache_key(self) -> dict:
-        return {
+        key = {
             "name": self.name,
             "seed": self.seed,
             "a1": asdict(self.a1),
@@ -149,8 +149,11 @@ class A1Recipe(RecipeParts):
             "vae_from": self.vae_from,
             "vae_steps": self.vae_loop.steps,
             "decoder_steps": self.decoder_loop.steps,
-            "decoder_face_weight": self.decoder_face_weight,
         }
+        # Weight 0 is the decoder stage as it was: work folders encoded before the option stay valid.
+        if self.decoder_face_weight:
+            key["decoder_face_weight"] = self.decoder_face_weight
+        return key
 
     def design(self) -> dict[str, dict]:
         a = self.a1
