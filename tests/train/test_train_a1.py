@@ -1,6 +1,7 @@
 """The a1-tiny recipe at toy sizes: v-prediction objective, stage pairs, export in the published A1 layout."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,10 +10,20 @@ from safetensors.torch import load_file
 
 from openreels.face import eye_opening, mouth_opening
 from openreels.pipelines.a1.checkpoint import a1_scheduler
-from openreels.train.a1 import A1Recipe, a1_toy, face_region, heldout_pair, make_pair, mouth_eye_curves
+from openreels.train.a1 import (
+    A1Recipe,
+    a1_toy,
+    face_pixels,
+    face_region,
+    heldout_pair,
+    make_pair,
+    mouth_eye_curves,
+    vae_curve_check,
+)
 from openreels.train.objective import VPrediction
 from openreels.train.recipes import get_recipe
 from openreels.train.runner import run_recipe
+from openreels.train.vae import DecoderLoss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,6 +89,74 @@ def test_mouth_and_eye_pixel_measures_follow_the_stage_landmarks():
     mouth, eyes = mouth_eye_curves(still, p.driving_shapes[:1].repeat(len(still), 0), p.driving_gain)
     assert mouth.std() == 0 and eyes.std() == 0
     assert eye_opening(p.driving_shapes).shape == (len(p.driving),)
+
+
+class _StubVAE(torch.nn.Module):
+    """An autoencoder whose latents are the pixels: a perfect reconstruction, or (still) every frame the first
+    target frame."""
+
+    dtype = torch.float32
+
+    def __init__(self, still: bool = False) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+        self.still = still
+
+    def encode(self, x):
+        return SimpleNamespace(latent_dist=SimpleNamespace(mode=lambda: x))
+
+    def decode(self, z):
+        return SimpleNamespace(sample=z[:, :, 1:2].expand_as(z) if self.still else z)
+
+
+def test_vae_curve_check_measures_the_reconstruction_not_the_clip():
+    perfect = vae_curve_check(_StubVAE(), pairs=2)
+    assert perfect["truth"]["mouth_r"] > 0.9 and perfect["driving"]["eye_r"] > 0.3
+    for clip in ("truth", "driving"):
+        for measure in ("mouth_r", "eye_r"):
+            assert perfect[f"{clip}_vae"][measure] == perfect[clip][measure]
+        assert perfect[f"{clip}_vae"]["psnr_db"] > 90
+    still = vae_curve_check(_StubVAE(still=True), pairs=2)
+    assert still["truth"] == perfect["truth"]  # the clips' own curves do not depend on the VAE
+    assert still["truth_vae"]["mouth_r"] == 0 and still["driving_vae"]["eye_r"] == 0
+    assert still["truth_vae"]["psnr_db"] < 40  # a close-up changes little: a still frame scores about 31 dB
+
+
+def test_face_pixels_cover_the_mouth_and_eyes_of_the_landmark_drawing():
+    from openreels.face.layout import part
+
+    pair = make_pair(A1Recipe(), 0)
+    mask = face_pixels(np.stack([pair.pose, np.zeros_like(pair.pose)]))
+    assert mask.shape == (2, 9, 64, 64) and mask.dtype == torch.bool and not mask[1].any()
+    assert 0.03 < mask[0].float().mean().item() < 0.3  # eyes, brows and lips, not the frame
+    lips = part(pair.reference_shape, "lips_outer").round().astype(int)
+    assert mask[0, 0, lips[:, 1], lips[:, 0]].all()
+    x, y = lips.mean(0).round().astype(int)
+    assert mask[0, 0, y, x]  # the inside of the mouth too
+
+
+def test_decoder_loss_weights_pixels():
+    from diffusers import AutoencoderKLCogVideoX
+
+    torch.manual_seed(0)
+    loss = DecoderLoss(
+        AutoencoderKLCogVideoX(
+            block_out_channels=(4,),
+            norm_num_groups=2,
+            latent_channels=2,
+            down_block_types=("CogVideoXDownBlock3D",),
+            up_block_types=("CogVideoXUpBlock3D",),
+        )
+    )
+    x = torch.rand(1, 3, 5, 8, 8) * 2 - 1
+    plain = loss(x)
+    torch.testing.assert_close(loss(x, weight=torch.full((1, 1, 5, 8, 8), 3.0)), plain)
+    left = torch.zeros(1, 1, 5, 8, 8)
+    left[..., :4] = 1.0
+    right = 1.0 - left
+    # a 0/1 weight is the mean over its pixels, so the two halves average to the whole
+    torch.testing.assert_close((loss(x, weight=left) + loss(x, weight=right)) / 2, plain)
+    assert not torch.isclose(loss(x, weight=left), plain)
 
 
 def test_toy_recipe_trains_exports_and_animates(tmp_path):

@@ -98,6 +98,9 @@ class A1Recipe(RecipeParts):
     )
     decoder_batch: int = 2
     decoder_clips: int = 400
+    # Extra decoder loss weight on the pixels near the landmark drawing (eyes, brows, lips; `face_pixels`): an open
+    # mouth is a few pixels of a 64 px frame, and an unweighted decoder blurs it away (docs/a1-tiny.md).
+    decoder_face_weight: float = 0.0
     face_drop_prob: float = 0.1  # classifier-free guidance on the face tokens, as A1 samples
     # Extra loss weight on the latents the landmark drawing covers. Expression and mouth motion change a few
     # pixels of a 64 px frame, so unweighted they barely move the loss and the model learns to ignore the pose.
@@ -137,7 +140,7 @@ class A1Recipe(RecipeParts):
             )
 
     def cache_key(self) -> dict:
-        return {
+        key = {
             "name": self.name,
             "seed": self.seed,
             "a1": asdict(self.a1),
@@ -147,6 +150,10 @@ class A1Recipe(RecipeParts):
             "vae_steps": self.vae_loop.steps,
             "decoder_steps": self.decoder_loop.steps,
         }
+        # Weight 0 is the decoder stage as it was: work folders encoded before the option stay valid.
+        if self.decoder_face_weight:
+            key["decoder_face_weight"] = self.decoder_face_weight
+        return key
 
     def design(self) -> dict[str, dict]:
         a = self.a1
@@ -235,6 +242,7 @@ def a1_toy() -> A1Recipe:
         dit_batch=4,
         decoder_loop=LoopConfig(steps=2, lr=1e-3, warmup=1, ema_decay=None, ckpt_every=100, log_every=1),
         decoder_clips=4,
+        decoder_face_weight=4.0,
         sample_steps=2,
     )
 
@@ -307,6 +315,13 @@ def face_region(poses: np.ndarray, vae) -> torch.Tensor:
     grid = nn.functional.max_pool2d(torch.cat([head, rest], dim=1), spatial)
     grid = nn.functional.max_pool2d(grid, 3, stride=1, padding=1)
     return (grid > 0).unsqueeze(1)
+
+
+def face_pixels(poses: np.ndarray, grow: int = 2) -> torch.Tensor:
+    """(N, T, H, W) bool: the pixels of landmark videos (N, T, H, W, 3) within `grow` px of anything drawn (the
+    eyes, brows and lips; the lips' outline grown by 2 px covers the inside of a stage mouth)."""
+    drawn = torch.from_numpy(np.ascontiguousarray(poses.max(axis=-1) > 0)).float()
+    return nn.functional.max_pool2d(drawn, 2 * grow + 1, stride=1, padding=grow) > 0
 
 
 def _video_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -430,7 +445,11 @@ def _encode_pairs(recipe: A1Recipe, vae, run: Run) -> Encoded:
     # the latents above stay valid. The pose guider only encodes, so one VAE serves as vae/ and pose_guider/.
     if recipe.decoder_loop.steps > 0:
         t0 = time.perf_counter()
-        vae = finetune_decoder(recipe, vae, videos[: recipe.decoder_clips], run)
+        clips = slice(0, recipe.decoder_clips)
+        weights = None
+        if recipe.decoder_face_weight:
+            weights = 1.0 + recipe.decoder_face_weight * face_pixels(poses[clips].numpy()).float()
+        vae = finetune_decoder(recipe, vae, videos[clips], run, weights)
         summary["decoder_train_s"] = round(time.perf_counter() - t0, 1)
         summary["decoder_psnr_db"] = round(_psnr(vae, videos[:8], dev), 2)
         run.log(
@@ -701,6 +720,53 @@ def evaluate(
     summary["pairs"] = [first, first + pairs]
     summary["pipeline_s_per_pair"] = round(float(np.mean(seconds)), 2)
     return summary
+
+
+@torch.no_grad()
+def reconstruct(vae, first: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """`frames` (T, H, W, 3) uint8 through the VAE as the pipeline runs it: after a first frame of their own
+    (the pipeline's reference latent; T a multiple of 4, so the latent count is odd), encoded to the posterior
+    mode, decoded as one sequence, the first frame dropped."""
+    clip = torch.from_numpy(np.concatenate([first[None], frames]))[None]
+    x = to_video_tensor(clip, next(vae.parameters()).device)
+    video = vae.decode(encode_mode(vae, x)).sample[0, :, 1:].float().clamp(-1, 1)
+    return ((video + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
+
+
+def vae_curve_check(vae, pairs: int = 24, first: int = 0) -> dict:
+    """Whether the VAE keeps the mouth and eye motion: the curve correlations of `evaluate` on held-out pairs, for
+    each clip and its reconstruction (`reconstruct`), with the reconstructions' PSNR (dB, over all their pixels).
+
+    truth: A doing B's expression and action, read at the retargeted landmarks (what `evaluate` compares the model
+    with; its eyes blink on A's own timing, so its eye r is no reference). driving: B's own clip at B's own
+    landmarks (the check of the measure itself: mouth and eyes both follow the driving curves)."""
+    from openreels.face import eye_opening, mouth_opening
+
+    rows: dict[str, dict[str, list]] = {
+        k: {"mouth_r": [], "eye_r": [], "psnr_db": []}
+        for k in ("truth", "truth_vae", "driving", "driving_vae")
+    }
+    for i in range(first, first + pairs):
+        p = heldout_pair(i)
+        curves = (mouth_opening(p.driving_shapes), eye_opening(p.driving_shapes))
+        for name, ref, clip, shapes, gain in (
+            ("truth", p.reference, p.truth, p.moved, p.lighting_gain),
+            ("driving", p.driving[0], p.driving, p.driving_shapes, p.driving_gain),
+        ):
+            recon = reconstruct(vae, ref, clip)
+            mse = np.mean((recon.astype(np.float64) - clip) ** 2)
+            rows[f"{name}_vae"]["psnr_db"].append(10 * np.log10(255**2 / max(mse, 1e-10)))
+            for key, frames in ((name, clip), (f"{name}_vae", recon)):
+                for measure, curve, drv in zip(
+                    ("mouth_r", "eye_r"), mouth_eye_curves(frames, shapes, gain), curves, strict=True
+                ):
+                    r = _corr(drv, curve)
+                    if r is not None:
+                        rows[key][measure].append(r)
+    return {
+        name: {k: round(float(np.mean(v)), 3) for k, v in vals.items() if v} | {"n_eye": len(vals["eye_r"])}
+        for name, vals in rows.items()
+    } | {"pairs": [first, first + pairs]}
 
 
 # python -m openreels.train.a1 FOLDER [PAIRS [FIRST]]: the held-out evaluation as JSON

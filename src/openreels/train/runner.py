@@ -374,14 +374,20 @@ def train_vae(recipe, vae: nn.Module, sources: list[torch.Tensor], run: Run) -> 
     return vae
 
 
-def finetune_decoder(recipe, vae: nn.Module, frames: torch.Tensor, run: Run) -> nn.Module:
-    """Stage 1b: the decoder on whole uint8 clips (N, T, H, W, 3), the encoder frozen (see `DecoderLoss`)."""
+def finetune_decoder(
+    recipe, vae: nn.Module, frames: torch.Tensor, run: Run, weights: torch.Tensor | None = None
+) -> nn.Module:
+    """Stage 1b: the decoder on whole uint8 clips (N, T, H, W, 3), the encoder frozen (see `DecoderLoss`);
+    `weights` (N, T, H, W), optional: the per-pixel loss weights of each clip."""
     vae = vae.to(run.dev).train()
 
     def batches(step: int, rank: int) -> dict:
         g = torch.Generator().manual_seed((recipe.seed * 15485863 + step) * 131 + rank)
         idx = torch.randint(len(frames), (recipe.decoder_batch,), generator=g)
-        return {"video": to_video_tensor(frames[idx], run.dev)}
+        batch = {"video": to_video_tensor(frames[idx], run.dev)}
+        if weights is not None:
+            batch["weight"] = weights[idx].unsqueeze(1).float().to(run.dev)
+        return batch
 
     vae, run.summary["decoder_steps"] = train_autoencoder(
         "decoder",

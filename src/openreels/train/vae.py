@@ -44,7 +44,8 @@ class VAELoss(nn.Module):
 class DecoderLoss(nn.Module):
     """Decoder fine-tuning with the encoder frozen: the latent space (and a transformer trained in it) stays
     valid while the decoder learns full-length, full-size clips from the latents it will actually be given
-    (the posterior mode, as the pipelines encode)."""
+    (the posterior mode, as the pipelines encode). `weight` (B, 1, T, H, W), optional: per-pixel loss weights
+    (a weighted mean), to spend the decoder on small regions that matter more than their area (a face's mouth)."""
 
     def __init__(self, vae: nn.Module) -> None:
         super().__init__()
@@ -52,12 +53,16 @@ class DecoderLoss(nn.Module):
         for name, p in vae.named_parameters():
             p.requires_grad_(name.startswith(("decoder.", "post_quant_conv.")))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         with torch.no_grad():
             z = self.vae.encode(x).latent_dist.mode()
-        recon = self.vae.decode(z).sample.float()
-        x = x.float()
-        return (recon - x).abs().mean() + (recon - x).pow(2).mean()
+        err = self.vae.decode(z).sample.float() - x.float()
+        loss = err.abs() + err.pow(2)
+        if weight is None:
+            return loss.mean()
+        return (loss * weight).mean() / weight.mean()
 
 
 def random_crops(
@@ -106,7 +111,8 @@ def train_autoencoder(
 def vae_loss_fn(
     model: nn.Module, batch: dict, gen: torch.Generator, noise_gen: torch.Generator
 ) -> torch.Tensor:
-    return model(batch["video"], generator=noise_gen)
+    weight = {"weight": batch["weight"]} if "weight" in batch else {}
+    return model(batch["video"], generator=noise_gen, **weight)
 
 
 @torch.no_grad()
