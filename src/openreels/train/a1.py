@@ -324,12 +324,6 @@ def face_pixels(poses: np.ndarray, grow: int = 2) -> torch.Tensor:
     return nn.functional.max_pool2d(drawn, 2 * grow + 1, stride=1, padding=grow) > 0
 
 
-def _video_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(N, T, H, W, 3) uint8 -> (N, 3, T, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float() / 127.5 - 1.0
-    return x.permute(0, 4, 1, 2, 3).contiguous()
-
-
 # ---- model pieces --------------------------------------------------------------------------------------------
 
 
