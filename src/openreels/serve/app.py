@@ -139,8 +139,9 @@ def create_app(
     async def lifespan(_app: FastAPI):
         from openreels.serve.workers import FarmPool, Pool
 
-        # Checking a request imports the pipelines (torch, diffusers): once, before the server reports ready.
-        await run_in_threadpool(importlib.import_module, "openreels.pipelines")
+        # Checking a request imports the pipelines (torch, diffusers): once, before the server reports ready
+        # (`openreels.pipelines` itself loads its names on first use, so import the module that has them).
+        await run_in_threadpool(importlib.import_module, "openreels.pipelines.tasks")
         requeued = store.requeue_running()  # no worker of ours runs yet: these were cut off by a crash
         if requeued:
             log.warning("%d job(s) were running when the server stopped; they are queued again", requeued)
