@@ -199,9 +199,12 @@ class Recipe(RecipeParts):
                 "[dit] the encoded clips have no sentence-dropout prompts (an older cache): whole prompts only"
             )
 
+        def padded(states: torch.Tensor) -> torch.Tensor:  # back to max_sequence_length, as the pipelines pad
+            states = states.float()
+            return torch.cat([states, states.new_zeros(states.shape[0], pad, TEXT_DIM)], dim=1)
+
         def clip_batch(idx: torch.Tensor) -> dict:
-            text = text_bank[prompt_idx[idx]].float()
-            text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
+            text = padded(text_bank[prompt_idx[idx]])
             return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
 
         def batches(step: int, rank: int) -> dict:
@@ -211,8 +214,7 @@ class Recipe(RecipeParts):
             if variants:
                 pick = torch.randint(variant_idx.shape[1], (len(idx),), generator=g).to(run.dev)
                 use = (torch.rand(len(idx), generator=g) < self.p_prompt_variant).to(run.dev)
-                text = variant_bank[variant_idx[idx, pick]].float()
-                text = torch.cat([text, text.new_zeros(text.shape[0], pad, TEXT_DIM)], dim=1)
+                text = padded(variant_bank[variant_idx[idx, pick]])
                 batch["text"] = torch.where(use[:, None, None], text, batch["text"])
             return batch
 
