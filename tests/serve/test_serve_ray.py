@@ -15,12 +15,17 @@ API = "/api/v1"
 
 
 class SlowStage:
-    """The stage renderer, a second per shot, logging (shot, node) at the start and end of every call."""
+    """The stage renderer, a second per shot, logging (shot, node) at the start and end of every call.
+
+    On the node named `hold_on`, every shot after the first never finishes: it waits for the test to take the
+    node away. (A second's sleep was a race: under load the worker outlived its killed node long enough to
+    log the shot's end, and no shot was lost.)"""
 
     cache_id = "slow-stage-v1"
 
-    def __init__(self, log) -> None:
+    def __init__(self, log, hold_on: str | None = None) -> None:
         self.log = log
+        self.hold_on = hold_on
 
     def __call__(self, shot, cast, settings, references):
         import ray
@@ -28,9 +33,14 @@ class SlowStage:
         from openreels.studio import render_stage_shot
 
         node = ray.get_runtime_context().get_node_id()
+        finished_here = any(
+            ln.startswith("end") and ln.endswith(node) for ln in open(self.log).read().split("\n")
+        )
         with open(self.log, "a") as fh:
             fh.write(f"start {shot.id} {node}\n")
         time.sleep(1.0)
+        while node == self.hold_on and finished_here:
+            time.sleep(1.0)  # until the node is removed, which kills this worker
         frames = render_stage_shot(shot, cast, settings, references)
         with open(self.log, "a") as fh:
             fh.write(f"end {shot.id} {node}\n")
@@ -98,18 +108,21 @@ def test_shots_spread_over_two_nodes_and_survive_losing_one(kit, cluster, tmp_pa
     farm = RayFarm(c.address)
     seen: list[tuple[str, int, int]] = []
     errors: list[BaseException] = []
+    doomed = nodes[1]
+    log.touch()
 
     def run() -> None:
         try:
             farm.render_shots(
-                project, lambda stage, done, total: seen.append((stage, done, total)), SlowStage(log)
+                project,
+                lambda stage, done, total: seen.append((stage, done, total)),
+                SlowStage(log, hold_on=doomed.node_id),
             )
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread
             errors.append(exc)
 
     worker = threading.Thread(target=run)
     worker.start()
-    doomed = nodes[1]
     deadline = time.monotonic() + 60
     # Wait until the doomed node has finished one shot and started another, then take it away.
     while True:
