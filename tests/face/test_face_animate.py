@@ -206,6 +206,35 @@ def test_long_driving_video_runs_in_blended_windows_that_agree_with_one_window(p
     np.testing.assert_allclose(windowed.frames.astype(int), single.frames.astype(int), atol=1)
 
 
+def test_a_2x_temporal_vae_sets_the_latent_counts_and_every_frame_comes_back(tmp_path, face, monkeypatch):
+    # A1's VAE compresses time 4x; a1-tiny may use a 2x one (docs/a1-tiny.md, "The VAE and the mouth"). The
+    # latent counts, windows and pose encodings follow the VAE's config; the frames returned do not change.
+    root = create_random_a1(
+        tmp_path / "a1", A1Size(height=32, width=32, frames=9, vae_temporal_compression=2)
+    )
+    assert json.loads((root / "vae" / "config.json").read_text())["temporal_compression_ratio"] == 2
+    pipe = AnimatePipeline.from_pretrained(root)
+    assert pipe.temporal_scale == 2 and pipe.window_frames == 8
+    seen, decoded, decode = [], [], pipe.decode
+    pipe.transformer.register_forward_pre_hook(
+        lambda m, args, kw: seen.append(kw["hidden_states"].shape[1]), with_kwargs=True
+    )
+
+    def recording(latents):
+        frames = decode(latents)
+        decoded.append((latents.shape[1], len(frames)))
+        return frames
+
+    monkeypatch.setattr(pipe, "decode", recording)
+    for frames, windows in ((5, 1), (11, 2)):
+        image, ref, drv = _inputs(face, frames)
+        out = animate(pipe, image, ref, drv, num_inference_steps=1, guidance_scale=1.0)
+        assert out.frames.shape == (frames, 32, 32, 3) and out.windows == windows
+    # Windows of 8 frames are 4 latents (2 at 4x); 5 frames take 3 latents, padded to 4 (an odd total), and 11
+    # take 6 in two windows; the decoder gives 2 frames a latent after the reference's.
+    assert seen == [5, 5, 5] and decoded == [(5, 9), (7, 13)]
+
+
 def test_learned_positions_pad_short_videos_to_a_window_and_keep_the_native_size(tmp_path, face):
     # CogVideoX-5B I2V (A1's base) learns its positions for 49 frames at 480x720: short driving videos are
     # padded to a whole window and other sizes are refused up front.

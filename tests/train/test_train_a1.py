@@ -22,8 +22,8 @@ from openreels.train.a1 import (
 )
 from openreels.train.objective import VPrediction
 from openreels.train.recipes import get_recipe
-from openreels.train.runner import run_recipe
-from openreels.train.vae import DecoderLoss
+from openreels.train.runner import run_recipe, same_design, shipped_path
+from openreels.train.vae import DecoderLoss, encode_mode
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -53,7 +53,8 @@ def test_training_pairs_are_reference_then_target_with_matching_landmark_drawing
     assert not np.array_equal(make_pair(recipe, 1).video, a.video)
 
 
-def test_face_region_marks_the_latent_cells_under_the_landmark_drawing():
+@pytest.mark.parametrize("temporal, latents", [(4, 3), (2, 5)])  # 9 frames: 1 + 8 / temporal latents
+def test_face_region_marks_the_latent_cells_under_the_landmark_drawing(temporal, latents):
     from diffusers import AutoencoderKLCogVideoX
 
     pair = make_pair(A1Recipe(), 0)
@@ -64,11 +65,12 @@ def test_face_region_marks_the_latent_cells_under_the_landmark_drawing():
         latent_channels=8,
         layers_per_block=1,
         norm_num_groups=2,
-        temporal_compression_ratio=4,
+        temporal_compression_ratio=temporal,
     )
     poses = np.stack([pair.pose, np.zeros_like(pair.pose)])  # a drawing, and a blank landmark video
     region = face_region(poses, vae)
-    assert region.shape == (2, 1, 3, 16, 16) and region.dtype == torch.bool
+    assert region.shape == (2, 1, latents, 16, 16) and region.dtype == torch.bool
+    assert region.shape[2] == encode_mode(vae, torch.zeros(1, 3, len(pair.pose), 64, 64)).shape[2]
     assert not region[1].any()
     share = region[0].float().mean().item()
     assert 0.05 < share < 0.5  # the face of a close-up, not the frame
@@ -157,6 +159,42 @@ def test_decoder_loss_weights_pixels():
     # a 0/1 weight is the mean over its pixels, so the two halves average to the whole
     torch.testing.assert_close((loss(x, weight=left) + loss(x, weight=right)) / 2, plain)
     assert not torch.isclose(loss(x, weight=left), plain)
+
+
+def test_the_vae_temporal_compression_is_part_of_the_design(tmp_path):
+    from dataclasses import replace
+
+    from openreels.errors import OpenreelsError
+    from openreels.pipelines.a1 import A1Size, create_random_a1
+
+    tiny = A1Recipe()
+    two = replace(tiny, a1=replace(tiny.a1, vae_temporal_compression=2))
+    shipped = shipped_path("a1-tiny")
+    # The shipped model (4x) warm-starts a1-tiny but not a 2x recipe, whose transformer learns other latents.
+    assert same_design(shipped, tiny) and not same_design(shipped, two)
+    # A1's 4x keeps the cache key it had before the field existed (encoded work folders stay valid).
+    assert "vae_temporal_compression" not in tiny.cache_key()["a1"]
+    assert two.cache_key()["a1"]["vae_temporal_compression"] == 2
+    folder = create_random_a1(
+        tmp_path / "a1", A1Size(height=32, width=32, frames=9, vae_temporal_compression=2)
+    )
+    assert two.load_vae(folder / "vae", torch.device("cpu")).config.temporal_compression_ratio == 2
+    with pytest.raises(OpenreelsError, match="compresses time 2x but recipe 'a1-tiny' asks for 4x"):
+        tiny.load_vae(folder / "vae", torch.device("cpu"))
+
+
+def test_train_cli_gives_the_a1_recipe_the_temporal_compression_of_vae_from(tmp_path, monkeypatch):
+    from openreels.cli import main
+    from openreels.pipelines.a1 import A1Size, create_random_a1
+
+    seen = []
+    monkeypatch.setattr("openreels.train.runner.run_recipe", lambda r, *a, **kw: seen.append(r) or {})
+    folder = create_random_a1(
+        tmp_path / "a1", A1Size(height=32, width=32, frames=9, vae_temporal_compression=2)
+    )
+    args = ["train", "--recipe", "a1-tiny", "--out", str(tmp_path / "m"), "--device", "cpu", "--quiet"]
+    assert main(args) == 0 and main([*args, "--vae-from", str(folder / "vae")]) == 0
+    assert [r.a1.vae_temporal_compression for r in seen] == [4, 2]
 
 
 def test_toy_recipe_trains_exports_and_animates(tmp_path):

@@ -171,6 +171,9 @@ def register(app: typer.Typer) -> None:
                     f"{vae_from} is not a diffusers VAE folder (no config.json); pass its vae/ folder"
                 )
             r.vae_from = str(vae_from)
+            if hasattr(r, "a1"):  # the A1 recipes take the VAE's temporal compression (A1's 4x, or 2x)
+                config = json.loads((vae_from / "config.json").read_text())
+                r.a1 = replace(r.a1, vae_temporal_compression=config.get("temporal_compression_ratio", 4))
         if no_warm_start:
             r.warm_from = None
         elif warm_from is not None:

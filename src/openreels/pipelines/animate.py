@@ -259,7 +259,8 @@ class AnimatePipeline:
         return (dist.sample(generator) * self.vae.config.scaling_factor).permute(0, 2, 1, 3, 4)
 
     def encode_pose(self, pose: np.ndarray) -> torch.Tensor:
-        """Landmark video (1 + 4k frames) -> pose-guider latents (1, 1 + k, C, h, w) (posterior mode)."""
+        """Landmark video (1 + tk frames, t the temporal compression) -> pose-guider latents (1, 1 + k, C, h, w)
+        (posterior mode)."""
         dist = self.pose_guider.encode(self._pixels(pose)).latent_dist
         return (dist.mode() * self.pose_guider.config.scaling_factor).permute(0, 2, 1, 3, 4)
 
@@ -322,8 +323,8 @@ class AnimatePipeline:
         motion_latents = -(-num_frames // ts)
         if learned:  # its positions are learned for whole windows: pad short videos to one, as A1 does
             motion_latents = max(motion_latents, win)
-        # CogVideoX's VAE decodes 1 + 2k latents to 1 + 8k frames but 2k latents to 8k frames, which would
-        # shift every frame after the first batch: keep the total (reference + motion) odd.
+        # CogVideoX's VAE decodes 1 + 2k latents to 1 + 2tk frames but 2k latents to 2tk frames (t = ts), which
+        # would shift every frame after the first batch: keep the total (reference + motion) odd.
         motion_latents += motion_latents % 2
         # Pad the driving landmarks with their last frame up to a whole number of latent frames.
         pad = motion_latents * ts - num_frames
@@ -411,7 +412,7 @@ class AnimatePipeline:
         return latents.to(self.dtype), old_pred
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """(1, F, C, h, w) latents -> (1 + 4(F-1), H, W, 3) uint8 frames."""
+        """(1, F, C, h, w) latents -> (1 + t(F-1), H, W, 3) uint8 frames (t the temporal compression)."""
         x = latents.permute(0, 2, 1, 3, 4) / self.vae.config.scaling_factor
         video = self.vae.decode(x).sample[0]  # (3, T, H, W) in [-1, 1]
         check_finite_frames(video, "the A1 checkpoint")

@@ -60,7 +60,8 @@ class A1Recipe(RecipeParts):
             width=64,
             frames=9,  # 1 reference + 8 driving frames (1 s at 8 fps) per window
             latent_channels=8,
-            vae_channels=(8, 16, 32),  # 3 levels: 4x spatial, 4x temporal
+            vae_channels=(8, 16, 32),  # 3 levels: 4x spatial
+            vae_temporal_compression=4,  # 2 keeps the mouth's frame-to-frame motion apart (docs/a1-tiny.md)
             heads=4,
             head_dim=32,
             layers=4,
@@ -140,10 +141,14 @@ class A1Recipe(RecipeParts):
             )
 
     def cache_key(self) -> dict:
+        a1 = asdict(self.a1)
+        # A1's 4x is the VAE as it was: work folders encoded before the field existed stay valid.
+        if a1["vae_temporal_compression"] == 4:
+            del a1["vae_temporal_compression"]
         key = {
             "name": self.name,
             "seed": self.seed,
-            "a1": asdict(self.a1),
+            "a1": a1,
             "clips": self.clips,
             "fps": self.fps,
             "vae_from": self.vae_from,
@@ -171,7 +176,11 @@ class A1Recipe(RecipeParts):
                 "text_embed_dim": a.text_embed_dim,
                 "time_embed_dim": a.time_embed_dim,
             },
-            "vae": {"block_out_channels": list(a.vae_channels), "latent_channels": a.latent_channels},
+            "vae": {
+                "block_out_channels": list(a.vae_channels),
+                "latent_channels": a.latent_channels,
+                "temporal_compression_ratio": a.vae_temporal_compression,
+            },
             SIGLIP_FOLDER: {
                 "hidden_size": a.face_width,
                 "image_size": a.face_image,
@@ -186,7 +195,14 @@ class A1Recipe(RecipeParts):
     def load_vae(self, folder: Path, dev: torch.device):
         from diffusers import AutoencoderKLCogVideoX
 
-        return AutoencoderKLCogVideoX.from_pretrained(folder, torch_dtype=torch.float32).to(dev)
+        vae = AutoencoderKLCogVideoX.from_pretrained(folder, torch_dtype=torch.float32).to(dev)
+        ratio = vae.config.temporal_compression_ratio
+        if ratio != self.a1.vae_temporal_compression:
+            raise OpenreelsError(
+                f"the VAE in {folder} compresses time {ratio}x but recipe {self.name!r} asks for "
+                f"{self.a1.vae_temporal_compression}x (A1Size.vae_temporal_compression)"
+            )
+        return vae
 
     def encode(self, vae, run: Run) -> Encoded:
         return _encode_pairs(self, vae, run)
@@ -304,9 +320,9 @@ def make_pair(recipe: A1Recipe, index: int) -> Pair:
 
 
 def face_region(poses: np.ndarray, vae) -> torch.Tensor:
-    """(N, 1, F, h, w) bool on the VAE's latent grid: where landmark videos (N, 1 + 4k, H, W, 3) draw
-    anything, grown by one latent cell. Latent 0 is frame 0 alone, each later one 4 frames, as the causal
-    VAE groups them."""
+    """(N, 1, F, h, w) bool on the VAE's latent grid: where landmark videos (N, 1 + tk, H, W, 3) draw
+    anything, grown by one latent cell (t the VAE's temporal compression). Latent 0 is frame 0 alone, each later
+    one t frames, as the causal VAE groups them."""
     spatial = 2 ** (len(vae.config.block_out_channels) - 1)
     temporal = vae.config.temporal_compression_ratio
     drawn = torch.from_numpy(np.ascontiguousarray(poses.max(axis=-1) > 0)).float()  # (N, T, H, W)
@@ -719,8 +735,8 @@ def evaluate(
 @torch.no_grad()
 def reconstruct(vae, first: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """`frames` (T, H, W, 3) uint8 through the VAE as the pipeline runs it: after a first frame of their own
-    (the pipeline's reference latent; T a multiple of 4, so the latent count is odd), encoded to the posterior
-    mode, decoded as one sequence, the first frame dropped."""
+    (the pipeline's reference latent; T a multiple of twice the temporal compression, so the latent count is
+    odd), encoded to the posterior mode, decoded as one sequence, the first frame dropped."""
     clip = torch.from_numpy(np.concatenate([first[None], frames]))[None]
     x = to_video_tensor(clip, next(vae.parameters()).device)
     video = vae.decode(encode_mode(vae, x)).sample[0, :, 1:].float().clamp(-1, 1)

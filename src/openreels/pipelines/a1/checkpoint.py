@@ -18,9 +18,10 @@ class A1Size:
 
     height: int = 64  # native pixel size (the transformer's sample size times the VAE's spatial scale)
     width: int = 64
-    frames: int = 49  # native clip length incl. the reference frame (1 + 4k)
+    frames: int = 49  # native clip length incl. the reference frame (1 + tk, t the temporal compression)
     latent_channels: int = 4
-    vae_channels: tuple[int, ...] = (8, 8, 8, 8)  # 4 levels: 8x spatial, 4x temporal as in CogVideoX
+    vae_channels: tuple[int, ...] = (8, 8, 8, 8)  # 4 levels: 8x spatial
+    vae_temporal_compression: int = 4  # frames per latent after the first (A1's CogVideoX VAE: 4)
     heads: int = 2
     head_dim: int = 16
     layers: int = 1
@@ -75,6 +76,7 @@ def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -
         sample_width=size.width // scale,
         sample_height=size.height // scale,
         sample_frames=size.frames,
+        temporal_compression_ratio=size.vae_temporal_compression,
         use_rotary_positional_embeddings=True,
         use_learned_positional_embeddings=size.learned_positions,
         face_embed_dim=size.face_width,
@@ -89,7 +91,7 @@ def create_random_a1(path: str | Path, size: A1Size = A1Size(), seed: int = 0) -
             latent_channels=size.latent_channels,
             layers_per_block=1,
             norm_num_groups=2,
-            temporal_compression_ratio=4,
+            temporal_compression_ratio=size.vae_temporal_compression,
             sample_height=size.height,
             sample_width=size.width,
         ).save_pretrained(root / sub)
