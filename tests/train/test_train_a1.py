@@ -229,3 +229,24 @@ def test_toy_recipe_trains_exports_and_animates(tmp_path):
     logs.clear()
     run_recipe(a1_toy(), tmp_path / "model2", tmp_path / "work", "cpu", log=logs.append)
     assert any("loaded from" in line for line in logs) and not any("[render]" in line for line in logs)
+
+
+def test_toy_recipe_with_a_2x_temporal_vae_trains_exports_and_animates(tmp_path):
+    from dataclasses import replace
+
+    from openreels.pipelines.animate import AnimatePipeline, face_crop
+
+    toy = a1_toy()
+    recipe = replace(toy, a1=replace(toy.a1, vae_temporal_compression=2))
+    summary = run_recipe(recipe, tmp_path / "model", tmp_path / "work", "cpu", log=lambda line: None)
+    assert summary["dit_steps"] == 4 and summary["decoder_steps"] == 2
+    for sub in ("vae", "pose_guider"):
+        config = json.loads((tmp_path / "model" / sub / "config.json").read_text())
+        assert config["temporal_compression_ratio"] == 2
+    # 9-frame training clips are 5 latents at 2x (3 at 4x), and so are the face-region weights beside them.
+    cache = torch.load(tmp_path / "work" / "encoded.pt", weights_only=True)
+    assert cache["latents"].shape[2] == cache["face_region"].shape[2] == 5
+    pipe = AnimatePipeline.from_pretrained(tmp_path / "model")
+    p = heldout_pair(0, frames=11)
+    out = pipe(p.reference, p.pose, face_crop(p.reference, p.reference_shape), num_inference_steps=2)
+    assert out.frames.shape == (11, 64, 64, 3) and out.windows == 2
