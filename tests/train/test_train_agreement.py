@@ -13,6 +13,7 @@ import torch
 from openreels.eval import score_clip
 from openreels.models.registry import read_openreels_json
 from openreels.pipelines import load_pipeline
+from openreels.pipelines.text import SENTENCES
 from openreels.train.data import to_video_tensor
 from openreels.train.flow import add_noise, shift_sigma, timesteps_from_sigmas
 from openreels.train.recipes import get_recipe
@@ -54,7 +55,8 @@ def test_a_noised_ground_truth_clip_comes_back_through_the_pipeline_conventions(
         x0 = normalise(
             encode_mode(pipe.vae, video), pipe.vae.config.latents_mean, pipe.vae.config.latents_std
         )
-        text = PromptEncoder("cpu", meta["max_sequence_length"])([clip.prompt])
+        by_sentence = meta.get("text_encoding") == SENTENCES
+        text = PromptEncoder("cpu", meta["max_sequence_length"], by_sentence=by_sentence)([clip.prompt])
         sigma = torch.full((1, x0.shape[2]), 0.5)
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
         noisy = add_noise(x0, noise, sigma)

@@ -14,6 +14,9 @@ A second fix: diffusers hands each frame's scheduler a view, `latents[:, :, idx]
 `last_sample` for its corrector, and then writes the step's result into that same view. The next step's
 corrector then reads the updated latents instead of the previous ones. Here every scheduler's `step` works
 on its own copy of the sample, so the corrector sees what it saw.
+
+And one option: a model whose openreels.json says `"text_encoding": "sentences"` (the bundled tiny model) is
+given each sentence of the prompt encoded on its own, as it was trained (`openreels.train.text`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from diffusers import (
     SkyReelsV2DiffusionForcingPipeline,
     SkyReelsV2DiffusionForcingVideoToVideoPipeline,
 )
+from diffusers.pipelines.skyreels_v2.pipeline_skyreels_v2_diffusion_forcing import prompt_clean
+
+from openreels.pipelines.text import sentence_wise_states
 
 
 def df_step_matrix(
@@ -106,6 +112,22 @@ class _TailSafeSchedule:
     schedulers that never alias the latents (see the module docstring)."""
 
     step_block_size: int = 1
+    text_by_sentence: bool = False  # set by the loader from the folder's openreels.json
+
+    def _get_t5_prompt_embeds(
+        self, prompt=None, num_videos_per_prompt=1, max_sequence_length=226, device=None, dtype=None
+    ):
+        if not self.text_by_sentence:
+            return super()._get_t5_prompt_embeds(
+                prompt, num_videos_per_prompt, max_sequence_length, device, dtype
+            )
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        rows = [
+            sentence_wise_states(self.tokenizer, self.text_encoder, prompt_clean(p), max_sequence_length)
+            for p in prompts
+        ]
+        embeds = torch.stack(rows).to(device or self._execution_device, dtype or self.text_encoder.dtype)
+        return embeds.repeat_interleave(num_videos_per_prompt, dim=0)
 
     def __call__(self, *args, **kwargs):
         keep_samples_private(self.scheduler)  # at call time: a scheduler swapped in later is covered too

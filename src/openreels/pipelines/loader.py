@@ -11,6 +11,7 @@ import torch
 from openreels.errors import OpenreelsError
 from openreels.models.registry import ModelSpec, read_openreels_json, spec_from_folder
 from openreels.models.tiny import MINILM, minilm_path
+from openreels.pipelines.text import SENTENCES
 from openreels.runtime.parallel import load_once_per_node
 
 _DTYPES = {
@@ -108,4 +109,6 @@ def load_pipeline(
             f"cannot load the checkpoint in {model_dir}: {str(exc).splitlines()[0]}"
         ) from exc
     pipe.set_progress_bar_config(disable=True)
+    if hasattr(pipe, "text_by_sentence"):  # openreels' DF pipelines
+        pipe.text_by_sentence = read_openreels_json(model_dir).get("text_encoding") == SENTENCES
     return pipe.to(device)

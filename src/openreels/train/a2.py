@@ -74,7 +74,7 @@ class A2Recipe(Recipe):
     encode_batch: int = 8  # clips per VAE call while caching
 
     def defaults(self) -> dict:
-        tiny_only = ("max_sequence_length", "overlap_history", "addnoise_condition")  # text-to-video's
+        tiny_only = ("max_sequence_length", "overlap_history", "addnoise_condition", "text_encoding")  # t2v's
         defaults = {k: v for k, v in super().defaults().items() if k not in tiny_only}
         return {"random": False, "family": "skyreels-a2"} | defaults
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from openreels.errors import OpenreelsError
+from openreels.pipelines.text import SENTENCES, join_states
 from openreels.train.data import BackgroundRenderer, ClipSet, MovingShapes, to_video_tensor
 from openreels.train.export import export_pipeline_folder
 from openreels.train.flow import ForcingConfig
@@ -99,14 +100,27 @@ class Recipe(RecipeParts):
         default_factory=lambda: LoopConfig(steps=20000, lr=1e-3, warmup=200, ema_decay=0.999, ckpt_every=200)
     )
     dit_batch: int = 64
-    forcing: ForcingConfig = field(default_factory=lambda: ForcingConfig(shift=3.0, logit_normal=True))
+    # Mostly whole-clip (text-to-video) samples, where the prompt alone decides the picture; the prefix modes
+    # that i2v, extension and long video need keep 20%.
+    forcing: ForcingConfig = field(
+        default_factory=lambda: ForcingConfig(
+            shift=3.0,
+            logit_normal=True,
+            p_uniform=0.7,
+            p_independent=0.1,
+            p_prefix=0.15,
+            p_prefix_independent=0.05,
+        )
+    )
     text_drop_prob: float = 0.1
-    # Sentence dropout: a share of training prompts keep only a random subset of their sentences (shot, each
-    # character, objects, place), so each phrase is seen apart from the others and the model learns what it
-    # shows (whole stage prompts carry several colour words; docs/tiny-model.md). `prompt_variants` such
-    # prompts per clip are encoded once with the rest.
-    prompt_variants: int = 3
-    p_prompt_variant: float = 0.5
+    # Each sentence of a prompt is encoded on its own and the states joined (openreels.json "text_encoding":
+    # "sentences"), and `p_short_prompt` of the training prompts keep only 1 to `short_prompt_sentences` of
+    # their sentences (shot; each character; objects; place and light): a phrase is learned where it stands
+    # nearly alone, and it means the same inside a whole prompt (docs/tiny-model.md, session 3). With
+    # `text_by_sentence` False a prompt is encoded whole and always used whole.
+    text_by_sentence: bool = True
+    p_short_prompt: float = 0.6
+    short_prompt_sentences: int = 2
     p_end_frame: float = 0.1
     max_sequence_length: int = 128  # stage prompts are at most ~90 MiniLM tokens
     # Generation defaults written to openreels.json.
@@ -129,7 +143,7 @@ class Recipe(RecipeParts):
             "addnoise_condition": 20.0,
             "recipe": self.name,
             "seed": self.seed,
-        }
+        } | ({"text_encoding": SENTENCES} if self.text_by_sentence else {})
 
     # ---- the runner's parts (see openreels.train.runner.RecipeParts) -------------------------------------
 
@@ -145,6 +159,7 @@ class Recipe(RecipeParts):
             "vae",
             "vae_from",
             "max_sequence_length",
+            "text_by_sentence",
         )
         return {k: getattr(self, k) for k in keys} | {
             "vae_steps": self.vae_loop.steps,
@@ -175,12 +190,12 @@ class Recipe(RecipeParts):
         return _encode_clips(self, vae, run)
 
     def build(self, data: Encoded, run: Run) -> Model:
-        latents, last_latents, prompt_idx, text_bank, null_text = (
+        latents, last_latents, unit_bank, unit_tokens, clip_units, null_text = (
             data.tensors[k].to(run.dev)
-            for k in ("latents", "last_latents", "prompt_idx", "text_bank", "null_text")
+            for k in ("latents", "last_latents", "unit_bank", "unit_tokens", "clip_units", "null_text")
         )
         n_clips = len(latents)
-        run.summary |= {"clips": n_clips, "unique_prompts": len(text_bank)}
+        run.summary |= {"clips": n_clips, "text_units": len(unit_bank)}
         transformer = build_transformer(self)
         objective = DiffusionForcingObjective(
             forcing=self.forcing,
@@ -188,37 +203,44 @@ class Recipe(RecipeParts):
             null_text=null_text,
             p_end_frame=self.p_end_frame,
         )
-        pad = self.max_sequence_length - text_bank.shape[1]
         # The last clips are never trained on: their loss at fixed noise tells how the model generalises.
         n_hold = min(64, max(2, n_clips // 20))
-        variants = "variant_idx" in data.tensors and self.p_prompt_variant > 0
-        if variants:
-            variant_idx, variant_bank = (data.tensors[k].to(run.dev) for k in ("variant_idx", "variant_bank"))
-        elif self.p_prompt_variant > 0 and run.dist.is_main:
-            run.log(
-                "[dit] the encoded clips have no sentence-dropout prompts (an older cache): whole prompts only"
-            )
+        clip_unit_lists = [[u for u in row if u >= 0] for row in clip_units.tolist()]
+        unit_lengths = unit_tokens.tolist()
 
-        def padded(states: torch.Tensor) -> torch.Tensor:  # back to max_sequence_length, as the pipelines pad
-            states = states.float()
-            return torch.cat([states, states.new_zeros(states.shape[0], pad, TEXT_DIM)], dim=1)
+        def text(units_per_clip: list[list[int]]) -> torch.Tensor:
+            rows = [[unit_bank[u, : unit_lengths[u]] for u in units] for units in units_per_clip]
+            return torch.stack([join_states(r, self.max_sequence_length) for r in rows]).float()
 
         def clip_batch(idx: torch.Tensor) -> dict:
-            text = padded(text_bank[prompt_idx[idx]])
-            return {"latents": latents[idx].float(), "last_latent": last_latents[idx].float(), "text": text}
+            return {
+                "latents": latents[idx].float(),
+                "last_latent": last_latents[idx].float(),
+                "text": text([clip_unit_lists[i] for i in idx.tolist()]),
+            }
 
         def batches(step: int, rank: int) -> dict:
             g = torch.Generator().manual_seed((self.seed * 104729 + step) * 131 + rank)
-            idx = torch.randint(n_clips - n_hold, (self.dit_batch,), generator=g).to(run.dev)
-            batch = clip_batch(idx)
-            if variants:
-                pick = torch.randint(variant_idx.shape[1], (len(idx),), generator=g).to(run.dev)
-                use = (torch.rand(len(idx), generator=g) < self.p_prompt_variant).to(run.dev)
-                text = padded(variant_bank[variant_idx[idx, pick]])
-                batch["text"] = torch.where(use[:, None, None], text, batch["text"])
-            return batch
+            idx = torch.randint(n_clips - n_hold, (self.dit_batch,), generator=g)
+            short = (torch.rand(len(idx), generator=g) < self.p_short_prompt).tolist()
+            units = []
+            for i, is_short in zip(idx.tolist(), short, strict=True):
+                whole = clip_unit_lists[i]
+                if is_short and len(whole) > 1:  # 1..short_prompt_sentences of its sentences, in order
+                    k = int(
+                        torch.randint(1, min(self.short_prompt_sentences, len(whole)) + 1, (1,), generator=g)
+                    )
+                    keep = torch.randperm(len(whole), generator=g)[:k].sort().values.tolist()
+                    whole = [whole[j] for j in keep]
+                units.append(whole)
+            idx = idx.to(run.dev)
+            return {
+                "latents": latents[idx].float(),
+                "last_latent": last_latents[idx].float(),
+                "text": text(units),
+            }
 
-        held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips, device=run.dev))
+        held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips))
         return Model(transformer, objective, batches, [held_out])
 
     def warm_parts(self, model, extras) -> dict:
@@ -420,55 +442,41 @@ def _encode_clips(recipe: Recipe, vae, run: Run) -> Encoded:
     last_latents = normalise(torch.cat(last), mean, std).to(latents.dtype)
     del raw, raw_latents, last
     summary["vae_psnr_db"] = round(_psnr_check(vae, clips, dev, mean, std, latents), 2)
-    encoder = PromptEncoder(dev, recipe.max_sequence_length)
-    unique = list(dict.fromkeys(clips.prompts))
-    lookup = {p: i for i, p in enumerate(unique)}
-    prompt_idx = torch.tensor([lookup[p] for p in clips.prompts], device=dev)
-    text_bank = encoder(unique, dev).to(latents.dtype)
-    null_text = encoder([""], dev)
-    used = int((text_bank.abs().sum(-1) > 0).sum(-1).max())  # longest prompt in tokens
-    text_bank = text_bank[:, :used].contiguous()  # padded back to max_sequence_length per batch
+    text = encode_prompts(clips.prompts, recipe, dev)
     summary["encode_s"] = round(time.perf_counter() - t0, 1)
     if is_main:
         log(
-            f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(unique)} prompts "
-            f"(<= {used} tokens), VAE PSNR {summary['vae_psnr_db']:.1f} dB in {summary['encode_s']} s"
+            f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(text['unit_bank'])} "
+            f"{'sentences' if recipe.text_by_sentence else 'prompts'}, VAE PSNR {summary['vae_psnr_db']:.1f} dB in {summary['encode_s']} s"
         )
     stats = {k: summary[k] for k in ("vae_steps", "decoder_steps", "vae_psnr_db") if k in summary}
-    tensors = {
-        "latents": latents,
-        "last_latents": last_latents,
-        "prompt_idx": prompt_idx,
-        "text_bank": text_bank,
-        "null_text": null_text,
-    }
-    if recipe.prompt_variants:
-        tensors |= encode_prompt_variants(clips.prompts, recipe, encoder, used, latents.dtype)
+    tensors = {"latents": latents, "last_latents": last_latents} | text
     return Encoded(vae, tensors, stats)
 
 
-def sentence_variants(prompt: str, k: int, rng) -> list[str]:
-    """k prompts that each keep a random half of the prompt's sentences (at least one), in their order."""
-    sentences = [s if s.endswith(".") else s + "." for s in prompt.strip().split(". ") if s]
-    out = []
-    for _ in range(k):
-        keep = rng.random(len(sentences)) < 0.5
-        if not keep.any():
-            keep[rng.integers(len(sentences))] = True
-        out.append(" ".join(s for s, kept in zip(sentences, keep, strict=True) if kept))
-    return out
-
-
-def encode_prompt_variants(prompts: list[str], recipe: Recipe, encoder, used: int, dtype) -> dict:
-    """The sentence-dropout prompts of every clip, encoded once: variant_idx (clips, k) into variant_bank."""
-    import numpy as np
-
-    rng = np.random.default_rng(recipe.seed)
-    rows = [sentence_variants(p, recipe.prompt_variants, rng) for p in prompts]
-    unique = list(dict.fromkeys(v for row in rows for v in row))
-    lookup = {v: i for i, v in enumerate(unique)}
-    bank = torch.cat([encoder(unique[i : i + 512])[:, :used].to(dtype) for i in range(0, len(unique), 512)])
-    return {"variant_idx": torch.tensor([[lookup[v] for v in row] for row in rows]), "variant_bank": bank}
+def encode_prompts(prompts: list[str], recipe: Recipe, dev) -> dict:
+    """Every prompt's units (its sentences, or the whole prompt) encoded once: unit_bank (units, tokens, 384)
+    zero past each unit's unit_tokens, clip_units (clips, most units) indices into it, -1 past the end; and
+    null_text, the empty prompt's states."""
+    encoder = PromptEncoder(dev, recipe.max_sequence_length, by_sentence=recipe.text_by_sentence)
+    per_clip = [encoder.units(p) for p in prompts]
+    unique = list(dict.fromkeys(u for units in per_clip for u in units))
+    lookup = {u: i for i, u in enumerate(unique)}
+    states = encoder.unit_states(unique)
+    tokens = torch.tensor([len(s) for s in states])
+    bank = torch.zeros(len(unique), int(tokens.max()), TEXT_DIM, dtype=torch.float16)
+    for i, s in enumerate(states):
+        bank[i, : len(s)] = s
+    most = max(len(units) for units in per_clip)
+    clip_units = torch.full((len(prompts), most), -1)
+    for i, units in enumerate(per_clip):
+        clip_units[i, : len(units)] = torch.tensor([lookup[u] for u in units])
+    return {
+        "unit_bank": bank,
+        "unit_tokens": tokens,
+        "clip_units": clip_units,
+        "null_text": encoder([""], dev),
+    }
 
 
 @torch.no_grad()
