@@ -16,7 +16,7 @@ corrector then reads the updated latents instead of the previous ones. Here ever
 on its own copy of the sample, so the corrector sees what it saw.
 
 And one option: a model whose openreels.json says `"text_encoding": "sentences"` (the bundled tiny model) is
-given each sentence of the prompt encoded on its own, as it was trained (`openreels.train.text`).
+given each sentence of the prompt encoded on its own, as it was trained (`openreels.pipelines.text`).
 """
 
 from __future__ import annotations

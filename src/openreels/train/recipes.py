@@ -212,11 +212,14 @@ class Recipe(RecipeParts):
             rows = [[unit_bank[u, : unit_lengths[u]] for u in units] for units in units_per_clip]
             return torch.stack([join_states(r, self.max_sequence_length) for r in rows]).float()
 
-        def clip_batch(idx: torch.Tensor) -> dict:
+        def clip_batch(idx: torch.Tensor, units: list[list[int]] | None = None) -> dict:
+            """Clips `idx` with the given sentences of each (default: its whole prompt)."""
+            units = units or [clip_unit_lists[i] for i in idx.tolist()]
+            idx = idx.to(run.dev)
             return {
                 "latents": latents[idx].float(),
                 "last_latent": last_latents[idx].float(),
-                "text": text([clip_unit_lists[i] for i in idx.tolist()]),
+                "text": text(units),
             }
 
         def batches(step: int, rank: int) -> dict:
@@ -233,12 +236,7 @@ class Recipe(RecipeParts):
                     keep = torch.randperm(len(whole), generator=g)[:k].sort().values.tolist()
                     whole = [whole[j] for j in keep]
                 units.append(whole)
-            idx = idx.to(run.dev)
-            return {
-                "latents": latents[idx].float(),
-                "last_latent": last_latents[idx].float(),
-                "text": text(units),
-            }
+            return clip_batch(idx, units)
 
         held_out = clip_batch(torch.arange(n_clips - n_hold, n_clips))
         return Model(transformer, objective, batches, [held_out])
@@ -447,7 +445,8 @@ def _encode_clips(recipe: Recipe, vae, run: Run) -> Encoded:
     if is_main:
         log(
             f"[encode] {len(clips)} clips -> latents {tuple(latents.shape[1:])}, {len(text['unit_bank'])} "
-            f"{'sentences' if recipe.text_by_sentence else 'prompts'}, VAE PSNR {summary['vae_psnr_db']:.1f} dB in {summary['encode_s']} s"
+            f"{'sentences' if recipe.text_by_sentence else 'prompts'}, VAE PSNR {summary['vae_psnr_db']:.1f} dB "
+            f"in {summary['encode_s']} s"
         )
     stats = {k: summary[k] for k in ("vae_steps", "decoder_steps", "vae_psnr_db") if k in summary}
     tensors = {"latents": latents, "last_latents": last_latents} | text
