@@ -15,7 +15,7 @@ A second fix: diffusers hands each frame's scheduler a view, `latents[:, :, idx]
 corrector then reads the updated latents instead of the previous ones. Here every scheduler's `step` works
 on its own copy of the sample, so the corrector sees what it saw.
 
-And one option: a model whose openreels.json says `"text_encoding": "sentences"` (the bundled tiny model) is
+And one option: a model whose openreels.json says `"text_encoding": "sentences"` (tiny-recipe models since session 3) is
 given each sentence of the prompt encoded on its own, as it was trained (`openreels.pipelines.text`).
 """
 
