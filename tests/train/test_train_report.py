@@ -1,6 +1,8 @@
 """The tiny model's report: the prompt-effect measurement (one transformer call at high noise, with and without
 the prompt, decoded and colour-scored) on the shipped openreels-tiny."""
 
+import pytest
+
 from openreels.train.report import prompt_effect
 
 
@@ -12,3 +14,25 @@ def test_prompt_effect_decodes_as_the_pipeline_does_and_scores_both_predictions(
     # At almost no noise the prediction is the clip itself, with the prompt or without.
     for name in ("with_prompt", "empty_prompt"):
         assert low[name]["backdrop"] == recon
+
+
+def test_long_video_is_measured_over_several_prompts_beside_the_renderers_long_clips():
+    from openreels.train.report import measure
+
+    res = measure(0, 0, 2, long_prompts=2, log=lambda _line: None)
+    long = res["long"]
+    assert long["prompts"] == 2 and len(long["per_prompt"]) == 2
+    assert res["long_frames"].shape[:2] == (2, long["frames"])
+    for p in long["per_prompt"]:
+        for key in (
+            "palette_overlap_with_first",
+            "ground_truth_overlap_with_first",
+            "vae_overlap_with_first",
+        ):
+            assert len(p[key]) == 2 and p[key][0] == pytest.approx(1.0)  # a window against itself
+    # The mean is over the prompts' last windows, for the model and for the renderer alike.
+    last = [p["palette_overlap_with_first"][-1] for p in long["per_prompt"]]
+    assert long["first_last_palette_overlap"] == sum(last) / 2
+    # Two renders of one scene 24 frames apart share most of their palette: a real ceiling, not zero.
+    assert long["ground_truth_first_last_overlap"] > 0.5
+    assert 0 < long["vae_first_last_overlap"] <= 1

@@ -46,10 +46,15 @@ class StageClips(torch.utils.data.IterableDataset):
             length,
         )
 
+    def scene(self, k: int):
+        """The scene of clip number k (render it longer for a long-video ground truth)."""
+        return sample_scene(
+            np.random.default_rng([self.seed, k, 0 if self.split == "train" else 1]), split=self.split
+        )
+
     def item(self, k: int) -> dict:
         """Clip number k of the stream (the same for any worker layout)."""
-        rng = np.random.default_rng([self.seed, k, 0 if self.split == "train" else 1])
-        clip = render(sample_scene(rng, split=self.split), self.frames, self.size, self.fps)
+        clip = render(self.scene(k), self.frames, self.size, self.fps)
         marks = np.zeros((self.frames, V.MAX_CHARACTERS, NUM_LANDMARKS, 2), np.float32)
         n = clip.landmarks.shape[1]
         marks[:, :n] = clip.landmarks
