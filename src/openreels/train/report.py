@@ -38,13 +38,11 @@ def _hist_overlap(a: np.ndarray, b: np.ndarray, bins: int = 8) -> float:
     return float(np.minimum(h(a), h(b)).sum())
 
 
-def _model_vae(model: str):
-    from diffusers import AutoencoderKLWan
-
+def _model_folder(model: str) -> Path:
+    """A model folder as given, or the bundled openreels-tiny's for its registry id."""
     from openreels.models.tiny import bundled_tiny_dir
 
-    folder = Path(model) if Path(model).is_dir() else bundled_tiny_dir()
-    return AutoencoderKLWan.from_pretrained(folder / "vae").eval()
+    return Path(model) if Path(model).is_dir() else bundled_tiny_dir()
 
 
 @torch.no_grad()
@@ -53,9 +51,8 @@ def _reconstruct(vae, frames: np.ndarray) -> np.ndarray:
     from openreels.train.data import to_video_tensor
     from openreels.train.vae import encode_mode
 
-    video = vae.decode(encode_mode(vae, to_video_tensor(torch.from_numpy(frames)[None])), return_dict=False)[
-        0
-    ]
+    latents = encode_mode(vae, to_video_tensor(torch.from_numpy(frames)[None]))
+    video = vae.decode(latents, return_dict=False)[0]
     return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
 
 
@@ -139,9 +136,11 @@ def measure(
         # One long video is a noisy measure (first-to-last overlap 0.02-0.90 across three prompts of one
         # model), so it is averaged over several prompts, each beside the renderer's own long clip of the scene
         # and the VAE's reconstruction of that clip (about the most a transformer in this latent space can keep).
+        from diffusers import AutoencoderKLWan
+
         from openreels.world.renderer import render
 
-        vae = _model_vae(model)
+        vae = AutoencoderKLWan.from_pretrained(_model_folder(model) / "vae").eval()
         new = spec.frames - spec.overlap_history
         frames = spec.frames + (long_windows - 1) * new
         windows = [slice(i * new, i * new + spec.frames) for i in range(long_windows)]
@@ -210,7 +209,6 @@ def prompt_effect(model: str = "openreels-tiny", n: int = 16, sigma: float = 0.9
     has learned. `reconstruction` scores the VAE's own decode of the clean latents (the ceiling)."""
     from openreels.eval.probes import score_colours
     from openreels.models.registry import get_model
-    from openreels.models.tiny import bundled_tiny_dir
     from openreels.pipelines import load_pipeline
     from openreels.train.data import to_video_tensor
     from openreels.train.flow import add_noise, timesteps_from_sigmas
@@ -219,8 +217,7 @@ def prompt_effect(model: str = "openreels-tiny", n: int = 16, sigma: float = 0.9
     from openreels.world.scene import sample_scene
 
     spec = get_model(model)
-    folder = Path(model) if Path(model).is_dir() else bundled_tiny_dir()
-    pipe = load_pipeline(folder, "t2v", device="cpu", dtype="float32")
+    pipe = load_pipeline(_model_folder(model), "t2v", device="cpu", dtype="float32")
     mean, std = pipe.vae.config.latents_mean, pipe.vae.config.latents_std
 
     def decode(latents: torch.Tensor) -> np.ndarray:  # as the pipeline de-normalises and decodes
