@@ -97,7 +97,7 @@ def test_a_model_of_another_vae_is_not_continued(tmp_path):
     folder = tmp_path / "old"
     old_vae = recipe.vae | {"base_dim": 24, "decoder_base_dim": None, "is_residual": False}
     old_vae |= {"patch_size": None, "in_channels": 3, "out_channels": 3, "scale_factor_spatial": 8}
-    for sub, config in recipe.design().items() | {"vae": old_vae}.items():
+    for sub, config in (recipe.design() | {"vae": old_vae}).items():
         (folder / sub).mkdir(parents=True, exist_ok=True)
         (folder / sub / "config.json").write_text(json.dumps(config))
     assert not same_design(folder, recipe)
