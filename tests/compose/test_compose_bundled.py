@@ -32,9 +32,9 @@ def test_bundled_a2_is_shipped_in_the_published_layout():
         assert (folder / sub).is_dir(), sub
     meta = read_openreels_json(folder)
     assert meta["random"] is False and meta["family"] == "skyreels-a2" and meta["text_encoder"]
-    assert meta["size"] == [64, 64] and meta["frames"] == 16 and meta["negative_prompt"] == ""
+    assert meta["size"] == [128, 128] and meta["frames"] == 16 and meta["negative_prompt"] == ""
     megabytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-    assert megabytes < 40, megabytes
+    assert megabytes < 10, megabytes
 
 
 def test_bundled_a2_composes_stage_references_end_to_end(bundled_pipe):
@@ -45,11 +45,11 @@ def test_bundled_a2_composes_stage_references_end_to_end(bundled_pipe):
 
     scene = _studio_scene("teal")
     prompt = plain_prompt(render(scene, 1, (64, 64)).caption)
-    out = bundled_pipe(prompt, stage_references(scene, (64, 64)), seed=0, num_inference_steps=8)
-    assert out.frames.shape == (16, 64, 64, 3) and out.frames.dtype == np.uint8 and out.fps == 8
+    out = bundled_pipe(prompt, stage_references(scene, (128, 128)), seed=0, num_inference_steps=8)
+    assert out.frames.shape == (16, 128, 128, 3) and out.frames.dtype == np.uint8 and out.fps == 8
     assert out.settings["negative_prompt"] == "" and out.frames.std() > 5
     other = bundled_pipe(
-        prompt, stage_references(_studio_scene("orange"), (64, 64)), seed=0, num_inference_steps=8
+        prompt, stage_references(_studio_scene("orange"), (128, 128)), seed=0, num_inference_steps=8
     )
     assert np.abs(other.frames.astype(float) - out.frames.astype(float)).mean() > 2.0
 
@@ -61,7 +61,7 @@ def test_compose_cli_defaults_to_the_bundled_a2(tmp_path):
     from openreels.pipelines.a2 import stage_references
 
     refs = []
-    for i, ref in enumerate(stage_references(_studio_scene("teal"), (64, 64))):
+    for i, ref in enumerate(stage_references(_studio_scene("teal"), (128, 128))):
         path = tmp_path / f"ref{i}.png"
         Image.fromarray(ref.image).save(path)
         refs += ["-r", f"{ref.kind}:{path}"]
@@ -72,6 +72,6 @@ def test_compose_cli_defaults_to_the_bundled_a2(tmp_path):
     )
     assert code == 0 and out.is_file()
     frames, fps = read_video(out)
-    assert frames.shape == (16, 64, 64, 3) and fps == 8.0
+    assert frames.shape == (16, 128, 128, 3) and fps == 8.0
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["model"] == "openreels-a2-tiny" and sidecar["steps"] == 2

@@ -1,6 +1,7 @@
 """The a2 recipe: toy-size run end to end (loss falls, the export loads as an A2), warm start and text match."""
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -69,19 +70,44 @@ def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_an_a2_base_is_continued_as_it_is():
-    """`base` naming an A2 transformer (the shipped a2-tiny's) starts from its weights, unchanged."""
-    from diffusers import WanTransformer3DModel
-
-    from openreels.models.tiny import bundled_a2_dir
+def test_an_a2_base_is_continued_as_it_is(tmp_path):
+    """`base` naming an A2 transformer (one with image_dim) starts from its weights, unchanged."""
     from openreels.train.a2 import build_a2_transformer
 
-    recipe = get_recipe("a2-tiny")
-    recipe.base = str(bundled_a2_dir() / "transformer")
-    shipped = WanTransformer3DModel.from_pretrained(recipe.base)
-    built = build_a2_transformer(recipe, 16, 4, shipped.config.image_dim)
-    for name, value in shipped.state_dict().items():
+    recipe = replace(get_recipe("a2-tiny"), base=None)
+    recipe.transformer = recipe.transformer | {"num_layers": 2}
+    torch.manual_seed(0)
+    saved = build_a2_transformer(recipe, 16, 4, 32)
+    saved.save_pretrained(tmp_path / "a2")
+    built = build_a2_transformer(replace(recipe, base=str(tmp_path / "a2")), 16, 4, 32)
+    for name, value in saved.state_dict().items():
         torch.testing.assert_close(built.state_dict()[name], value, msg=name)
+
+
+def test_a_model_of_another_vae_is_not_continued(tmp_path):
+    """The first shipped a2-tiny's design (the 8x VAE) does not fit, even beside a transformer of the right
+    size: the run notes it and the model starts from `base`, the shipped openreels-tiny transformer."""
+    import json
+
+    from openreels.models.tiny import bundled_tiny_dir
+    from openreels.train.runner import _warm_start_folder, same_design
+
+    recipe = get_recipe("a2-tiny")
+    assert recipe.base == str(bundled_tiny_dir() / "transformer")
+    folder = tmp_path / "old"
+    old_vae = recipe.vae | {"base_dim": 24, "decoder_base_dim": None, "is_residual": False}
+    old_vae |= {"patch_size": None, "in_channels": 3, "out_channels": 3, "scale_factor_spatial": 8}
+    for sub, config in (recipe.design() | {"vae": old_vae}).items():
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub / "config.json").write_text(json.dumps(config))
+    assert not same_design(folder, recipe)
+    lines: list[str] = []
+    assert _warm_start_folder(replace(recipe, warm_from=str(folder)), tmp_path / "work", lines.append) is None
+    assert lines == [
+        f"[warm] {folder} is of another design than recipe 'a2-tiny': a new model starts (not from it)"
+    ]
+    (folder / "vae" / "config.json").write_text(json.dumps(recipe.vae))  # the recipe's VAE: it fits
+    assert same_design(folder, recipe)
 
 
 def test_training_text_states_match_the_pipeline(tmp_path):

@@ -24,7 +24,7 @@ EPILOG = """Examples:
 
   openreels compose "A child with a red ball." -r object:ball.png -r character:child.png --json -o out.mp4
 
-A reference is PATH or KIND:PATH, KIND one of character, object, background. Without a kind the 1st is a character, the 2nd an object and the 3rd the background, the order SkyReels-A2 was trained on. The default model, openreels-a2-tiny, is bundled: it was trained on the synthetic stage (64x64, 16 frames): give it stage-like references (a person or an object on white, an empty backdrop plate) and stage words (`openreels world`). People and objects are padded on white (PNG transparency becomes white); a background is cropped to fill the frame.
+A reference is PATH or KIND:PATH, KIND one of character, object, background. Without a kind the 1st is a character, the 2nd an object and the 3rd the background, the order SkyReels-A2 was trained on. The default model, openreels-a2-tiny, is bundled: it was trained on the synthetic stage (128x128, 16 frames): give it stage-like references (a person or an object on white, an empty backdrop plate) and stage words (`openreels world`). People and objects are padded on white (PNG transparency becomes white); a background is cropped to fill the frame.
 """
 
 

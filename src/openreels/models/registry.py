@@ -180,7 +180,7 @@ _REGISTRY: tuple[ModelSpec, ...] = (
         variant="compose",
         tasks=("compose",),
         # The bundled folder's openreels.json holds the same settings (docs/a2-tiny.md).
-        size=(64, 64),
+        size=(128, 128),
         frames=16,
         fps=8,
         steps=20,

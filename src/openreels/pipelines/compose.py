@@ -85,7 +85,13 @@ def size_multiple(root: Path) -> int:
     configs, so a bad --size is refused before the model loads."""
     vae = json.loads((Path(root) / "vae" / "config.json").read_text())
     transformer = json.loads((Path(root) / "transformer" / "config.json").read_text())
-    return 2 ** len(vae["temperal_downsample"]) * transformer["patch_size"][1]
+    return _spatial_scale(vae) * transformer["patch_size"][1]
+
+
+def _spatial_scale(vae_config) -> int:
+    # A Wan2.2-layout VAE (2x2 pixels folded into channels, as openreels-tiny's) says so in scale_factor_spatial;
+    # the Wan2.1 layout halves the size once per stage.
+    return vae_config.get("scale_factor_spatial") or 2 ** len(vae_config["temperal_downsample"])
 
 
 def check_size(height: int, width: int, multiple: int, defaults: ComposeDefaults) -> None:
@@ -130,7 +136,7 @@ class ComposePipeline(DiffusionPipeline):
 
     @property
     def vae_scale_spatial(self) -> int:
-        return 2 ** len(self.vae.config.temperal_downsample)
+        return _spatial_scale(self.vae.config)
 
     @property
     def size_multiple(self) -> int:

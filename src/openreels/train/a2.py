@@ -10,17 +10,17 @@ background plate), fitted by `prepare_references` and laid out by the compose pi
   - reference tokens: the image encoder's penultimate states of every reference (image cross-attention).
 Everything but the image encoder's input is encoded once and cached (the runner's `encoded.pt`).
 
-Model: diffusers `WanTransformer3DModel` (the A2 architecture). The shipped a2-tiny was warm-started from the
-SkyReels-V2 transformer of the openreels-tiny of its day (same block layout; the new input channels start at
-zero, the image cross-attention fresh: `base`); `warm_from="bundled"` now continues from the shipped a2-tiny
-itself (transformer and image encoder), so each session adds training (sessions, cache, training loop and export
-are `runner.run_recipe`'s, as for every recipe). Its VAE (the earlier openreels-tiny VAE, kept
-in the a2-tiny folder) is frozen, and a small `CLIPVisionModel` is trained jointly from random weights:
-no CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the
-stage's references differ in. Objective: the project's flow-matching objective with one noise level per clip
-(the pipeline denoises all frames together), text through the frozen MiniLM, padded to 512 tokens as the
-pipeline pads them; half of the prompts have their colour words removed, so that appearance has to come from
-the references.
+Model: diffusers `WanTransformer3DModel` (the A2 architecture) of the `tiny` recipe's fast design (docs/a2-tiny.md):
+the frozen VAE is openreels-tiny's 16x-spatial / 4x-temporal one and the transformer has the tiny one's width and
+depth, so a 128x128 composition is 16 tokens per latent frame. A new model starts from the shipped openreels-tiny
+transformer (`base`: same block layout; the new input channels start at zero, the image cross-attention fresh);
+`warm_from="bundled"` continues the shipped a2-tiny (transformer and image encoder) when it is of this design, so
+each session adds training (sessions, cache, training loop and export are `runner.run_recipe`'s, as for every
+recipe). A small `CLIPVisionModel` is trained jointly from random weights: no CLIP/SigLIP weights can be had
+offline, and a jointly trained encoder learns the colours and shapes the stage's references differ in. Objective:
+the project's flow-matching objective with one noise level per clip (the pipeline denoises all frames together),
+text through the frozen MiniLM, padded to 512 tokens as the pipeline pads them; half of the prompts have their
+colour words removed, so that appearance has to come from the references.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from openreels.errors import OpenreelsError
+from openreels.models.tiny import bundled_tiny_dir
 from openreels.train.export import atomic_folder, flow_scheduler, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
@@ -85,8 +86,8 @@ class A2Recipe(Recipe):
             raise OpenreelsError("the a2 recipes run on one device; start them without torchrun")
 
     def _vae_dir(self) -> Path:
-        # The VAE is frozen: the shipped a2-tiny's (the earlier openreels-tiny VAE) unless --vae-from names one.
-        return Path(self.vae_from) if self.vae_from else _bundled_a2_dir() / "vae"
+        # The VAE is frozen: the shipped openreels-tiny's (the `vae` design) unless --vae-from names one.
+        return Path(self.vae_from) if self.vae_from else _bundled_tiny_dir() / "vae"
 
     def cache_key(self) -> dict:
         keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
@@ -95,7 +96,11 @@ class A2Recipe(Recipe):
 
     def design(self) -> dict[str, dict]:
         hidden = self.image_encoder["hidden_size"]
-        return {"transformer": self.transformer | {"image_dim": hidden}, "image_encoder": self.image_encoder}
+        return {
+            "vae": self.vae,  # the latent space: a model of another VAE does not fit, whatever its transformer
+            "transformer": self.transformer | {"image_dim": hidden},
+            "image_encoder": self.image_encoder,
+        }
 
     def continued_from(self, folder: Path) -> A2Recipe:
         return replace(self, vae_from=str(folder / "vae"), base=None)
@@ -104,6 +109,11 @@ class A2Recipe(Recipe):
         if vae is None:
             vae = self.load_vae(self._vae_dir(), run.dev).eval().requires_grad_(False)
             run.summary["vae_from"] = str(self._vae_dir())
+        other = sorted(k for k, v in self.vae.items() if vae.config.get(k) != json.loads(json.dumps(v)))
+        if other:
+            raise OpenreelsError(
+                f"{self._vae_dir()}: the VAE is not of the recipe's design ({', '.join(other)} differ)"
+            )
         return Encoded(vae, _encode(self, vae, run), {})
 
     def build(self, data: Encoded, run: Run) -> Model:
@@ -148,13 +158,17 @@ class A2Recipe(Recipe):
 
 
 def a2_tiny_recipe() -> A2Recipe:
+    # The tiny recipe's design (Recipe's defaults: the 16x VAE, width 128 x 4 layers), at 128x128 so the 16x VAE
+    # still gives 8x8 latents: 16 tokens per latent frame, as many as the old 8x design had at 64x64.
+    tiny = bundled_tiny_dir()
     r = A2Recipe(
         name="a2-tiny",
-        warm_from="bundled",  # each session continues the shipped a2-tiny
-        size=64,
+        warm_from="bundled",  # each session continues the shipped a2-tiny (when it is of this design)
+        base=str(tiny / "transformer") if tiny else None,  # else a new model starts from openreels-tiny
+        size=128,
         frames=16,
         fps=8.0,
-        clips=1500,
+        clips=2000,
         text_drop_prob=0.1,
         p_end_frame=0.0,
         max_sequence_length=TEXT_TOKENS,
@@ -162,27 +176,17 @@ def a2_tiny_recipe() -> A2Recipe:
         sample_steps=20,
         guidance=5.0,
         sample_shift=3.0,
-        dit_batch=8,
-        # The shipped a2-tiny's size (the text-to-video design it was warm-started from), pinned here: the
-        # `tiny` recipe's defaults have moved on to a smaller, faster design.
-        transformer={
-            "num_attention_heads": 4,
-            "attention_head_dim": 64,
-            "ffn_dim": 1024,
-            "num_layers": 8,
-            "freq_dim": 256,
-        },
+        dit_batch=16,  # bench/a2_train_speed.py: as many samples/s as 64, four times the steps
     )
-    # The shipped run: --time-limit 54 on one CPU thread stopped at step 944 (of 1000), its decay following the
-    # clock; these steps repeat it by steps (docs/a2-tiny.md).
-    r.dit_loop = LoopConfig(steps=944, lr=3e-4, warmup=40, ema_decay=0.995, ckpt_every=50, log_every=10)
+    # Trained by the clock on a CPU (`--time-limit`): the learning rate decays with the time left.
+    r.dit_loop = LoopConfig(steps=20000, lr=1e-3, warmup=100, ema_decay=0.995, ckpt_every=50, log_every=10)
     return r
 
 
 def a2_test_recipe() -> A2Recipe:
     """Toy sizes for the test suite: a 2-layer random transformer, few clips, few steps."""
     r = a2_tiny_recipe()
-    r.name, r.clips, r.warm_from, r.size, r.frames = "a2-test", 6, None, 64, 4
+    r.name, r.clips, r.warm_from, r.base, r.size, r.frames = "a2-test", 6, None, None, 64, 4
     r.transformer = {
         "num_attention_heads": 2,
         "attention_head_dim": 16,
@@ -196,12 +200,12 @@ def a2_test_recipe() -> A2Recipe:
     return r
 
 
-def _bundled_a2_dir() -> Path:
-    from openreels.models.tiny import bundled_a2_dir
-
-    folder = bundled_a2_dir()
+def _bundled_tiny_dir() -> Path:
+    folder = bundled_tiny_dir()
     if folder is None:
-        raise OpenreelsError("the bundled a2-tiny model is missing; reinstall openreels or pass --vae-from")
+        raise OpenreelsError(
+            "the bundled openreels-tiny model is missing; reinstall openreels or pass --vae-from"
+        )
     return folder
 
 

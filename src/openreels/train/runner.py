@@ -271,7 +271,9 @@ def _warm_start_folder(recipe: RecipeParts, workdir: Path, log) -> Path | None:
     if folder is None or not folder.is_dir():
         return None
     if not same_design(folder, recipe):
-        log(f"[warm] {folder} is of another design than recipe {recipe.name!r}: training from scratch")
+        log(
+            f"[warm] {folder} is of another design than recipe {recipe.name!r}: a new model starts (not from it)"
+        )
         return None
     write_json(workdir / "history.json", {"warm_from": str(folder), "history": []})
     return folder
