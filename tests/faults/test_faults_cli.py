@@ -168,8 +168,8 @@ def test_bad_values_and_data_end_in_one_line(work, args, says):
         (["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "afile/out.mp4"], "--output"),
         (["animate", "--image", "face.png", "--driving", "talk.mp4", "-o", "talk.mp4"], "would overwrite"),
         (["bench", "--tiny", "-o", "afile/bench.json"], "--output"),
-        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "99984x99984"], "GB"),
-        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "32x40"], "multiples of 16"),
+        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "99968x99968"], "GB"),
+        (["compose", "a", "-r", "face.png", "-o", "o.mp4", "--size", "32x40"], "multiples of 32"),
     ],
 )
 def test_arguments_are_checked_before_any_model_loads(work, args, says):

@@ -80,7 +80,7 @@ def test_compose_and_animate(kit, server, tmp_path) -> None:
     body = {"prompt": kit.TINY["prompt"], "references": [{"upload": portrait, "kind": "character"}]}
     job = _run(server, alice, "compose", body | {"steps": 1})
     frames, _ = read_video(server.data / "jobs" / job["id"] / "compose.mp4")
-    assert frames.shape == (16, 64, 64, 3)
+    assert frames.shape == (16, 128, 128, 3)  # the bundled A2's default size
     bad = server.client.post(f"{API}/jobs/compose", json=body | {"references": []}, headers=alice)
     assert bad.status_code == 422
 

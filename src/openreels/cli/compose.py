@@ -55,7 +55,11 @@ def compose(
     frames: int | None = typer.Option(
         None, "--frames", help="Frames in the output, after the reference frames (A2: 69)."
     ),
-    size: str | None = typer.Option(None, "--size", help="HEIGHTxWIDTH, multiples of 16 (A2: 480x832)."),
+    size: str | None = typer.Option(
+        None,
+        "--size",
+        help="HEIGHTxWIDTH, multiples of 16 (A2: 480x832; the bundled model: 32, default 128x128).",
+    ),
     steps: int | None = typer.Option(None, "--steps", help="Denoising steps (A2: 50)."),
     guidance: float | None = typer.Option(None, "--guidance", help="Text guidance scale, 1 is off (A2: 5)."),
     shift: float | None = typer.Option(None, "--shift", help="Flow-matching timestep shift (A2: 8)."),
