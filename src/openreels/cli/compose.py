@@ -20,7 +20,7 @@ EPILOG = """Examples:
 
   openreels compose "A man is holding a teddy bear in the forest." -r man.png -r bear.png -r forest.jpg -m skyreels-a2 -o out.mp4
 
-  openreels compose "A woman waving." -r woman.png -r background:studio.png --size 240x416 --seed 7 -o out.npz
+  openreels compose "A woman waving." -r woman.png -r background:studio.png --size 160x288 --seed 7 -o out.npz
 
   openreels compose "A child with a red ball." -r object:ball.png -r character:child.png --json -o out.mp4
 
