@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import replace
 
 import torch
+from tiny_train_speed import time_training  # bench/ is the script's folder, so on sys.path
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from openreels.train.a2 import TEXT_TOKENS, ReferenceTokens, build_a2_transformer, wan_forward
@@ -49,7 +49,6 @@ def samples_per_s(transformer_cfg: dict, batch: int, seconds: float, threads: in
         token_condition=TokenCondition("references", tokens),
         forward=wan_forward,
     )
-    opt = torch.optim.AdamW([*model.parameters(), *tokens.parameters()], lr=1e-4)
     side = recipe.image_encoder["image_size"]
     shape = (batch, Z, LATENT_FRAMES, LATENT_HW, LATENT_HW)
     data = {
@@ -58,27 +57,8 @@ def samples_per_s(transformer_cfg: dict, batch: int, seconds: float, threads: in
         "ref_pixels": torch.randn(batch, REFS, 3, side, side),
         "text": torch.randn(batch, TEXT_TOKENS, TEXT_DIM),
     }
-    g = torch.Generator().manual_seed(0)
-
-    def step() -> None:
-        loss = objective(model, data, g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    step()  # warm-up (allocations, first-call overheads)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        step()
-        n += 1
-    elapsed = time.perf_counter() - t0
-    return {
-        "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        "tokens": LATENT_FRAMES * (LATENT_HW // 2) ** 2,
-        "batch": batch,
-        "steps": n,
-        "samples_per_s": round(n * batch / elapsed, 2),
-    }
+    params = [*model.parameters(), *tokens.parameters()]
+    return time_training(objective, model, params, data, seconds, LATENT_FRAMES * (LATENT_HW // 2) ** 2)
 
 
 def main() -> None:

@@ -41,16 +41,24 @@ def samples_per_s(transformer_cfg: dict, latent_hw: int, batch: int, seconds: fl
     torch.manual_seed(0)
     model = build_transformer(recipe).train()
     objective = DiffusionForcingObjective(forcing=recipe.forcing)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     z = recipe.vae["z_dim"]
     batch_data = {
         "latents": torch.randn(batch, z, 9, latent_hw, latent_hw),
         "text": torch.randn(batch, recipe.max_sequence_length, TEXT_DIM),
     }
+    return time_training(
+        objective, model, list(model.parameters()), batch_data, seconds, 9 * (latent_hw // 2) ** 2
+    )
+
+
+def time_training(objective, model, params: list, data: dict, seconds: float, tokens: int) -> dict:
+    """Optimiser steps of `objective` on one fixed batch for `seconds` (after one warm-up step): samples/s.
+    bench/a2_train_speed.py times A2's designs with it too."""
+    opt = torch.optim.AdamW(params, lr=1e-4)
     g = torch.Generator().manual_seed(0)
 
     def step() -> None:
-        loss = objective(model, batch_data, g)
+        loss = objective(model, data, g)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -61,9 +69,10 @@ def samples_per_s(transformer_cfg: dict, latent_hw: int, batch: int, seconds: fl
         step()
         n += 1
     elapsed = time.perf_counter() - t0
+    batch = len(next(iter(data.values())))
     return {
         "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-        "tokens": 9 * (latent_hw // 2) ** 2,
+        "tokens": tokens,
         "batch": batch,
         "steps": n,
         "samples_per_s": round(n * batch / elapsed, 2),
