@@ -43,7 +43,7 @@ from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
 from openreels.train.recipes import Recipe
-from openreels.train.runner import Encoded, Model, Run
+from openreels.train.runner import Encoded, Model, Run, config_mismatches
 from openreels.train.text import TEXT_DIM, PromptEncoder
 
 TEXT_TOKENS = 512  # the Wan attention takes the last 512 context tokens as text (compose.TEXT_TOKENS)
@@ -109,7 +109,7 @@ class A2Recipe(Recipe):
         if vae is None:
             vae = self.load_vae(self._vae_dir(), run.dev).eval().requires_grad_(False)
             run.summary["vae_from"] = str(self._vae_dir())
-        other = sorted(k for k, v in self.vae.items() if vae.config.get(k) != json.loads(json.dumps(v)))
+        other = config_mismatches(vae.config, self.vae)
         if other:
             raise OpenreelsError(
                 f"{self._vae_dir()}: the VAE is not of the recipe's design ({', '.join(other)} differ)"

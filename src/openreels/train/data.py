@@ -158,3 +158,8 @@ def to_video_tensor(frames: torch.Tensor, device: torch.device | str = "cpu") ->
     """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1] (the VAE's input range)."""
     x = frames.to(device, non_blocking=True).permute(0, 4, 1, 2, 3).float()
     return x / 127.5 - 1.0
+
+
+def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
+    """The inverse of `to_video_tensor` for one clip: float (1, 3, T, H, W) -> uint8 (T, H, W, 3), clamped."""
+    return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()

@@ -48,12 +48,11 @@ def _model_folder(model: str) -> Path:
 @torch.no_grad()
 def _reconstruct(vae, frames: np.ndarray) -> np.ndarray:
     """The VAE's decode of its encoding (posterior mode) of uint8 frames (T, H, W, 3)."""
-    from openreels.train.data import to_video_tensor
+    from openreels.train.data import to_uint8_frames, to_video_tensor
     from openreels.train.vae import encode_mode
 
     latents = encode_mode(vae, to_video_tensor(torch.from_numpy(frames)[None]))
-    video = vae.decode(latents, return_dict=False)[0]
-    return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+    return to_uint8_frames(vae.decode(latents, return_dict=False)[0])
 
 
 def _accuracy(scores: list[dict]) -> dict:
@@ -210,7 +209,7 @@ def prompt_effect(model: str = "openreels-tiny", n: int = 16, sigma: float = 0.9
     from openreels.eval.probes import score_colours
     from openreels.models.registry import get_model
     from openreels.pipelines import load_pipeline
-    from openreels.train.data import to_video_tensor
+    from openreels.train.data import to_uint8_frames, to_video_tensor
     from openreels.train.flow import add_noise, timesteps_from_sigmas
     from openreels.train.vae import encode_mode, normalise
     from openreels.world.renderer import render
@@ -222,8 +221,7 @@ def prompt_effect(model: str = "openreels-tiny", n: int = 16, sigma: float = 0.9
 
     def decode(latents: torch.Tensor) -> np.ndarray:  # as the pipeline de-normalises and decodes
         m, s = (torch.tensor(v).view(1, -1, 1, 1, 1) for v in (mean, std))
-        video = pipe.vae.decode(latents * s + m, return_dict=False)[0]
-        return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+        return to_uint8_frames(pipe.vae.decode(latents * s + m, return_dict=False)[0])
 
     scores: dict[str, list[dict]] = {"reconstruction": [], "with_prompt": [], "empty_prompt": []}
     for k in range(n):

@@ -252,11 +252,16 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def config_mismatches(config, wanted: dict) -> list[str]:
+    """The keys of `wanted` whose value `config` does not have (compared as JSON: tuples equal lists)."""
+    return sorted(k for k, v in wanted.items() if config.get(k) != json.loads(json.dumps(v)))
+
+
 def same_design(folder: Path, recipe: RecipeParts) -> bool:
     """Whether a model folder has the configuration `recipe.design()` asks for (so its weights fit)."""
     for sub, wanted in recipe.design().items():
         config = _read_json(folder / sub / "config.json")
-        if not config or any(config.get(k) != json.loads(json.dumps(v)) for k, v in wanted.items()):
+        if not config or config_mismatches(config, wanted):
             return False
     return True
 
