@@ -82,7 +82,7 @@ def measure(
     spec = get_model(model)
     h, w = spec.size
     held = StageClips((h, w), spec.frames, fps=spec.fps, seed=seed, split="heldout")
-    items = [held.item(k) for k in range(max(n_t2v, n_i2v, long_prompts if long_windows else 0))]
+    items = [held.item(k) for k in range(max(n_t2v, n_i2v))]
     out: dict = {
         "model": spec.id,
         "guidance": spec.guidance if guidance is None else guidance,
@@ -149,18 +149,14 @@ def measure(
 
         per_prompt, videos = [], []
         for k in range(long_prompts):
+            clip = render(held.scene(k), frames, (h, w), spec.fps)  # its prompt is held-out clip k's
+            truth = clip.frames
             t = time.perf_counter()
             request = GenerateRequest(
-                prompt=items[k]["prompt"],
-                frames=frames,
-                seed=k,
-                model=model,
-                device=device,
-                guidance=guidance,
+                prompt=clip.prompt, frames=frames, seed=k, model=model, device=device, guidance=guidance
             )
             v = generate(request)[0].frames
             seconds = time.perf_counter() - t
-            truth = render(held.scene(k), frames, (h, w), spec.fps).frames
             per_prompt.append(
                 {
                     "seconds": seconds,
