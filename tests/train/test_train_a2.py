@@ -44,6 +44,33 @@ def test_a2_recipe_trains_and_exports_an_a2_folder(tmp_path):
     assert any("loaded from" in line for line in lines) and not any("[dit] step" in line for line in lines)
 
 
+def test_a_work_folder_stays_valid_when_the_checkout_moves(tmp_path, monkeypatch):
+    """The cache key names the VAE as given (None: the bundled one), not the bundled folder's path, so a
+    work folder encoded in one checkout continues in another."""
+    import openreels.train.a2 as a2
+
+    recipe = get_recipe("a2-test")
+    before = recipe.cache_key()
+    monkeypatch.setattr(a2, "_bundled_tiny_dir", lambda: tmp_path / "another-checkout" / "openreels-tiny")
+    assert recipe.cache_key() == before and before["vae_from"] is None
+    assert replace(recipe, vae_from=str(tmp_path / "vae")).cache_key() != before
+
+
+def test_a_vae_of_another_design_is_refused_before_encoding(tmp_path):
+    """`--vae-from` naming a VAE whose latent space is not the recipe's stops the run with one line."""
+    import pytest
+    from diffusers import AutoencoderKLWan
+
+    from openreels.errors import OpenreelsError
+
+    recipe = get_recipe("a2-test")
+    AutoencoderKLWan(**(recipe.vae | {"z_dim": 8})).save_pretrained(tmp_path / "vae")
+    recipe = replace(recipe, vae_from=str(tmp_path / "vae"))
+    with pytest.raises(OpenreelsError, match=r"the VAE is not of the recipe's design \(z_dim differ\)"):
+        run_recipe(recipe, tmp_path / "model", tmp_path / "work", "cpu", log=lambda s: None)
+    assert not (tmp_path / "work" / "encoded.pt").exists() and not (tmp_path / "model").exists()
+
+
 def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
     """New input channels and image values start at zero: the A2 transformer equals the text-to-video one."""
     from diffusers import SkyReelsV2Transformer3DModel

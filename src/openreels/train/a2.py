@@ -92,7 +92,9 @@ class A2Recipe(Recipe):
     def cache_key(self) -> dict:
         keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
         keys += ("p_single", "p_no_background")
-        return {k: getattr(self, k) for k in keys} | {"vae": str(self._vae_dir())}
+        # The VAE as named (None: the bundled one), not its resolved path: a work folder stays valid when the
+        # checkout moves, and it keeps its own copy of the VAE it encoded with (`<workdir>/vae`).
+        return {k: getattr(self, k) for k in keys} | {"vae_from": self.vae_from}
 
     def design(self) -> dict[str, dict]:
         hidden = self.image_encoder["hidden_size"]
