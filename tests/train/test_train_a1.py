@@ -250,3 +250,19 @@ def test_toy_recipe_with_a_2x_temporal_vae_trains_exports_and_animates(tmp_path)
     p = heldout_pair(0, frames=11)
     out = pipe(p.reference, p.pose, face_crop(p.reference, p.reference_shape), num_inference_steps=2)
     assert out.frames.shape == (11, 64, 64, 3) and out.windows == 2
+
+
+def test_evaluate_scores_the_bundled_model_against_truth_and_chance():
+    """One held-out pair through `evaluate`: the ground truth is perfect on its own probes, and the speckle
+    figure is each clip's PSNR against the ground truth (none for the truth itself)."""
+    from openreels.models.tiny import bundled_a1_dir
+    from openreels.train.a1 import evaluate
+    from openreels.train.data import uint8_psnr
+
+    folder = bundled_a1_dir()
+    got = evaluate(folder, pairs=1, steps=2)
+    assert got["pairs"] == [0, 1] and got["truth"]["colours"] == 1.0 and got["truth"]["psnr_db"] is None
+    pair = heldout_pair(0, (64, 64))
+    still = np.repeat(pair.reference[None], len(pair.truth), 0)
+    assert got["chance"]["psnr_db"] == pytest.approx(uint8_psnr(still, pair.truth), abs=1e-3)
+    assert 5 < got["model"]["psnr_db"] < 60 and got["model"]["n_psnr_db"] == 1

@@ -37,7 +37,7 @@ from torch import nn
 from openreels.errors import OpenreelsError
 from openreels.pipelines.a1.checkpoint import A1Size, a1_scheduler, create_random_a1
 from openreels.pipelines.animate import SIGLIP_FOLDER
-from openreels.train.data import to_video_tensor
+from openreels.train.data import to_video_tensor, uint8_psnr
 from openreels.train.export import atomic_folder, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
@@ -667,6 +667,7 @@ def evaluate(
 
     colours: backdrop / shirt / hair probes of `score_clip` (mean over fields present) on the middle frame;
     expression: the expression probe on the middle frame against B's expression on A;
+    psnr_db: every frame against the ground truth, over all pixels (the issue's speckle check);
     mouth / eyes: per-pair Pearson r between the driving video's landmark curves (`mouth_opening`,
     `eye_opening`) and the pixel measures of `mouth_eye_curves` read at the retargeted landmarks (pairs whose
     driving curve does not move are left out). Ground truth: A rendered doing what B does. Chance: the driving
@@ -679,7 +680,8 @@ def evaluate(
     pipe = AnimatePipeline.from_pretrained(folder)
     size = pipe.native_size
     rows: dict[str, dict[str, list]] = {
-        k: {"colours": [], "expression": [], "mouth_r": [], "eye_r": []} for k in ("model", "truth", "chance")
+        k: {"colours": [], "expression": [], "mouth_r": [], "eye_r": [], "psnr_db": []}
+        for k in ("model", "truth", "chance")
     }
     check: dict[str, list] = {"mouth_r": [], "eye_r": []}  # the pixel measures on the driving clip itself
     seconds = []
@@ -707,6 +709,8 @@ def evaluate(
             colour = score_clip(colour_frames[mid:], p.caption)
             fields = [colour[k] for k in ("backdrop", "shirt_color", "hair_color") if k in colour]
             rows[name]["colours"].append(float(np.mean(fields)))
+            if name != "truth":
+                rows[name]["psnr_db"].append(uint8_psnr(frames, p.truth))
             expr = score_clip(frames[mid:], p.caption).get("expression")
             if expr is not None:
                 rows[name]["expression"].append(expr)
@@ -764,8 +768,7 @@ def vae_curve_check(vae, pairs: int = 24, first: int = 0) -> dict:
             ("driving", p.driving[0], p.driving, p.driving_shapes, p.driving_gain),
         ):
             recon = reconstruct(vae, ref, clip)
-            mse = np.mean((recon.astype(np.float64) - clip) ** 2)
-            rows[f"{name}_vae"]["psnr_db"].append(10 * np.log10(255**2 / max(mse, 1e-10)))
+            rows[f"{name}_vae"]["psnr_db"].append(uint8_psnr(recon, clip))
             for key, frames in ((name, clip), (f"{name}_vae", recon)):
                 for measure, curve, drv in zip(
                     ("mouth_r", "eye_r"), mouth_eye_curves(frames, shapes, gain), curves, strict=True

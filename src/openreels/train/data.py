@@ -163,3 +163,9 @@ def to_video_tensor(frames: torch.Tensor, device: torch.device | str = "cpu") ->
 def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
     """The inverse of `to_video_tensor` for one clip: float (1, 3, T, H, W) -> uint8 (T, H, W, 3), clamped."""
     return ((video[0].permute(1, 2, 3, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+
+
+def uint8_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR (dB, peak 255) of uint8 frames `a` against `b`, over all their pixels."""
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

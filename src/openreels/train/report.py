@@ -22,11 +22,6 @@ import torch
 TARGETS = {"backdrop": 0.90, "camera_motion": 0.85, "expression": 0.60, "action": 0.60}
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
 def _hist_overlap(a: np.ndarray, b: np.ndarray, bins: int = 8) -> float:
     """Colour-histogram intersection of two frame sets (1 = the same palette)."""
 
@@ -77,6 +72,7 @@ def measure(
     from openreels.eval import consistency, score_clip
     from openreels.models.registry import get_model
     from openreels.pipelines import GenerateRequest, generate
+    from openreels.train.data import uint8_psnr
     from openreels.world.dataset import StageClips
 
     spec = get_model(model)
@@ -125,7 +121,7 @@ def measure(
                 prompt=items[k]["prompt"], image=first, seed=k, model=model, device=device, guidance=guidance
             )
         )[0].frames
-        psnrs.append(_psnr(v[0], first))
+        psnrs.append(uint8_psnr(v[0], first))
         motion.append(float(np.abs(v[-1].astype(np.float32) - v[0].astype(np.float32)).mean()))
         log(f"i2v {k + 1}/{n_i2v}: frame-0 PSNR {psnrs[-1]:.2f} dB")
     if n_i2v:
