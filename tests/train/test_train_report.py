@@ -2,6 +2,7 @@
 the prompt, decoded and colour-scored) on the shipped openreels-tiny."""
 
 import pytest
+import torch
 
 from openreels.train.report import prompt_effect
 
@@ -36,3 +37,23 @@ def test_long_video_is_measured_over_several_prompts_beside_the_renderers_long_c
     # Two renders of one scene 24 frames apart share most of their palette: a real ceiling, not zero.
     assert long["ground_truth_first_last_overlap"] > 0.5
     assert 0 < long["vae_first_last_overlap"] <= 1
+
+
+def test_text_to_video_scores_sit_beside_the_vaes_own_reconstructions():
+    """The ceiling of a transformer in this latent space: the probes on the VAE's reconstruction of each held-out
+    clip, over the same fields as the ground truth (which scores every field perfectly)."""
+    from diffusers import AutoencoderKLWan
+
+    from openreels.eval import score_clip
+    from openreels.models.tiny import bundled_tiny_dir
+    from openreels.train.report import _reconstruct, measure
+    from openreels.world.dataset import StageClips
+
+    t2v = measure(1, 0, 0, log=lambda _line: None)["t2v"]
+    assert set(t2v["vae_reconstruction"]) == set(t2v["ground_truth"]) == set(t2v["generated"])
+    assert all(truth["accuracy"] == 1.0 for truth in t2v["ground_truth"].values())
+    clip = StageClips((128, 128), 33, fps=8.0, seed=0, split="heldout").item(0)
+    vae = AutoencoderKLWan.from_pretrained(bundled_tiny_dir() / "vae").eval()
+    with torch.no_grad():
+        want = score_clip(_reconstruct(vae, clip["frames"].numpy()), clip["prompt"], 8.0)
+    assert {k: v["accuracy"] for k, v in t2v["vae_reconstruction"].items()} == want

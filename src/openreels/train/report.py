@@ -69,6 +69,8 @@ def measure(
     device: str = "cpu",
     guidance: float | None = None,
 ) -> dict:
+    from diffusers import AutoencoderKLWan
+
     from openreels.eval import consistency, score_clip
     from openreels.models.registry import get_model
     from openreels.pipelines import GenerateRequest, generate
@@ -77,6 +79,7 @@ def measure(
 
     spec = get_model(model)
     h, w = spec.size
+    vae = AutoencoderKLWan.from_pretrained(_model_folder(model) / "vae").eval()
     held = StageClips((h, w), spec.frames, fps=spec.fps, seed=seed, split="heldout")
     items = [held.item(k) for k in range(max(n_t2v, n_i2v))]
     out: dict = {
@@ -109,6 +112,13 @@ def measure(
                 [score_clip(it["frames"].numpy(), it["prompt"], spec.fps) for it in items[:n_t2v]]
             ),
             "chance": _accuracy([score_clip(g, p, spec.fps) for g, p in zip(gen, shuffled, strict=True)]),
+            # the most a transformer in this latent space can score: the probes on the VAE's own reconstructions
+            "vae_reconstruction": _accuracy(
+                [
+                    score_clip(_reconstruct(vae, it["frames"].numpy()), it["prompt"], spec.fps)
+                    for it in items[:n_t2v]
+                ]
+            ),
             "seconds_per_clip": gen_s,
         }
         out["t2v_frames"] = np.stack(gen)
@@ -131,11 +141,8 @@ def measure(
         # One long video is a noisy measure (first-to-last overlap 0.02-0.90 across three prompts of one
         # model), so it is averaged over several prompts, each beside the renderer's own long clip of the scene
         # and the VAE's reconstruction of that clip (about the most a transformer in this latent space can keep).
-        from diffusers import AutoencoderKLWan
-
         from openreels.world.renderer import render
 
-        vae = AutoencoderKLWan.from_pretrained(_model_folder(model) / "vae").eval()
         new = spec.frames - spec.overlap_history
         frames = spec.frames + (long_windows - 1) * new
         windows = [slice(i * new, i * new + spec.frames) for i in range(long_windows)]
