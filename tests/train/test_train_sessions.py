@@ -68,3 +68,33 @@ def test_a_folder_of_another_design_is_not_warm_started_from(first_run, tmp_path
     lines: list[str] = []
     run_recipe(r, tmp_path / "model", tmp_path / "work", "cpu", log=lines.append)
     assert any("of another design" in line for line in lines)
+
+
+def test_a_new_vae_design_starts_from_the_blocks_of_another(first_run, tmp_path):
+    """A VAE with another z is another design: the whole model is not warm-started, but `transformer_from`
+    gives the new transformer every weight of the same shape; the patch embedding and the output projection,
+    whose shapes follow z, start fresh."""
+    from safetensors.torch import load_file
+
+    from openreels.train.recipes import build_transformer
+
+    root, _, _ = first_run
+    r = _recipe(warm_from=str(root / "model"), transformer_from=str(root / "model" / "transformer"))
+    r.vae = r.vae | {"z_dim": 8}
+    lines: list[str] = []
+    run_recipe(
+        replace(r, dit_loop=replace(r.dit_loop, steps=1)), tmp_path / "m", tmp_path / "w", "cpu", lines.append
+    )
+    assert any("of another design" in line for line in lines)
+    started = [line for line in lines if "segment 1 of a new design" in line]
+    assert started and "fresh: patch_embedding, proj_out" in started[0], lines
+
+    theirs = load_file(next((root / "model" / "transformer").glob("*.safetensors")))
+    torch.manual_seed(0)
+    model = build_transformer(r)
+    fresh = model.patch_embedding.weight.clone()
+    r.fresh_start(model)
+    ours = model.state_dict()
+    assert ours["patch_embedding.weight"].shape[1] == 8 and torch.equal(ours["patch_embedding.weight"], fresh)
+    for name in ("blocks.0.attn1.to_q.weight", "condition_embedder.text_embedder.linear_1.weight"):
+        torch.testing.assert_close(ours[name], theirs[name].float())

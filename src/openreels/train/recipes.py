@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from openreels.errors import OpenreelsError
 from openreels.pipelines.text import SENTENCES, join_states
@@ -28,7 +29,15 @@ from openreels.train.export import export_pipeline_folder
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import LoopConfig
 from openreels.train.objective import DiffusionForcingObjective
-from openreels.train.runner import Encoded, Model, RecipeParts, Run, finetune_decoder, train_vae
+from openreels.train.runner import (
+    Encoded,
+    Model,
+    RecipeParts,
+    Run,
+    finetune_decoder,
+    shipped_path,
+    train_vae,
+)
 from openreels.train.text import TEXT_DIM, PromptEncoder
 from openreels.train.vae import encode_mode, latent_stats, normalise
 
@@ -78,6 +87,10 @@ class Recipe(RecipeParts):
     # folder holds no transformer checkpoint of its own; a folder of another design is ignored, with a note.
     warm_from: str | None = None
     keep_latent_stats: bool = False  # with vae_from: keep that VAE's latents_mean/std (a warm start does)
+    # With nothing of this design to continue (a new VAE, say), the transformer starts from this SkyReels-V2
+    # transformer folder ("bundled": the shipped model's): every weight of the same shape is taken; the patch
+    # embedding and output projection, whose shapes follow the VAE's z, start fresh.
+    transformer_from: str | None = None
     vae_kl_weight: float = 1e-4
     # Stage 1b: the decoder alone, encoder frozen, on whole clips (all frames, full size): the crops of stage 1
     # never show it long sequences, and its causal cache drifts past the crop length without this.
@@ -247,6 +260,22 @@ class Recipe(RecipeParts):
     def export(self, out_dir: Path, transformer, extras, data: Encoded, meta: dict, run: Run) -> None:
         export_pipeline_folder(out_dir, transformer, data.vae, meta)
 
+    def fresh_start(self, model) -> str | None:
+        if not self.transformer_from:
+            return None
+        bundled = self.transformer_from == "bundled"
+        folder = shipped_path(self.name) / "transformer" if bundled else Path(self.transformer_from)
+        if not folder.is_dir():
+            if bundled:
+                return None  # an install without the shipped model: the random initialisation
+            raise OpenreelsError(f"transformer_from {folder}: no such transformer folder")
+        ours = model.state_dict()
+        theirs = load_file(next(folder.glob("*.safetensors")))
+        taken = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+        model.load_state_dict(taken, strict=False)
+        fresh = sorted({k.rsplit(".", 1)[0] for k in ours if k not in taken})
+        return f"{len(taken)} of {len(ours)} weights from {folder}; fresh: {', '.join(fresh) or 'none'}"
+
     def score(self, folder: Path, n: int, log) -> float:
         """The mean held-out accuracy of text-to-video clips over the target fields (`report.target_score`)."""
         from openreels.train.report import measure, target_score
@@ -255,7 +284,7 @@ class Recipe(RecipeParts):
 
 
 def _tiny() -> Recipe:
-    return Recipe(name="tiny", warm_from="bundled")
+    return Recipe(name="tiny", warm_from="bundled", transformer_from="bundled")
 
 
 def _smoke() -> Recipe:

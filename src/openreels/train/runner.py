@@ -118,6 +118,11 @@ class RecipeParts:
     # One number to rank models of this recipe by, on n held-out items (higher is better): what --ship uses.
     def score(self, folder: Path, n: int, log: Callable[[str], None]) -> float: ...
 
+    # Set the starting weights of a model that nothing of its design continues (no run, no warm-start folder
+    # of the same design); returns what it started from, or None (the random initialisation).
+    def fresh_start(self, model: nn.Module) -> str | None:
+        return None
+
 
 def shipped_path(name: str) -> Path | None:
     """Where the shipped model of recipe `name` lives (present or not); None for recipes that ship nothing."""
@@ -291,7 +296,8 @@ def _start_segment(
 
     A work folder whose transformer checkpoint is unfinished resumes it (the Trainer loads it). A finished one
     (an earlier session's run) is kept as `dit.<k>.ckpt` and a new segment starts from its EMA weights; with
-    no checkpoint, a warm-start folder's weights are the start. Each segment then has its own warm-up and
+    no checkpoint, a warm-start folder's weights are the start, and with no folder of the design the recipe's
+    `fresh_start` (say, another design's blocks). Each segment then has its own warm-up and
     decay, so a session's training always ends annealed."""
     saved = _read_json(workdir / "history.json")
     history = list(saved.get("history", []))
@@ -314,6 +320,8 @@ def _start_segment(
         for sub, module in recipe.warm_parts(transformer, extras).items():
             module.load_state_dict(load_file(next((warm / sub).glob("*.safetensors"))))
         log(f"[dit] segment {len(history) + 1}: warm start from {warm}")
+    elif (start := recipe.fresh_start(transformer)) is not None:
+        log(f"[dit] segment 1 of a new design: {start}")
     return history
 
 
