@@ -42,7 +42,7 @@ from openreels.train.export import atomic_folder, flow_scheduler, save_module, w
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
-from openreels.train.recipes import Recipe
+from openreels.train.recipes import VAE_Z16, Recipe
 from openreels.train.runner import Encoded, Model, Run, config_mismatches
 from openreels.train.text import TEXT_DIM, PromptEncoder
 
@@ -160,11 +160,13 @@ class A2Recipe(Recipe):
 
 
 def a2_tiny_recipe() -> A2Recipe:
-    # The tiny recipe's design (Recipe's defaults: the 16x VAE, width 128 x 4 layers), at 128x128 so the 16x VAE
-    # still gives 8x8 latents: 16 tokens per latent frame, as many as the old 8x design had at 64x64.
+    # The shipped openreels-tiny's design (its 16x VAE, frozen, and a width 128 x 4 layers transformer), at
+    # 128x128 so the 16x VAE still gives 8x8 latents: 16 tokens per latent frame, as many as the old 8x design
+    # had at 64x64.
     tiny = bundled_tiny_dir()
     r = A2Recipe(
         name="a2-tiny",
+        vae=dict(VAE_Z16),
         warm_from="bundled",  # each session continues the shipped a2-tiny (when it is of this design)
         base=str(tiny / "transformer") if tiny else None,  # else a new model starts from openreels-tiny
         size=128,
