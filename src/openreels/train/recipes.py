@@ -307,18 +307,8 @@ def _test() -> Recipe:
         frames=9,
         clips=48,
         render_workers=0,
-        vae={  # the tiny recipe's design (2x2 pixels folded in, 16x spatial) at toy width
-            "base_dim": 4,
-            "z_dim": 4,
-            "dim_mult": [1, 2, 2, 2],
-            "num_res_blocks": 1,
-            "temperal_downsample": [False, True, True],
-            "is_residual": True,
-            "patch_size": 2,
-            "in_channels": 12,
-            "out_channels": 12,
-            "scale_factor_spatial": 16,
-        },
+        # the tiny recipe's design (2x2 pixels folded in, 16x spatial) at toy width
+        vae=VAE_Z16 | {"base_dim": 4, "decoder_base_dim": None, "z_dim": 4, "dim_mult": [1, 2, 2, 2]},
         transformer={
             "num_attention_heads": 2,
             "attention_head_dim": 16,
