@@ -51,7 +51,7 @@ def test_a_work_folder_stays_valid_when_the_checkout_moves(tmp_path, monkeypatch
 
     recipe = get_recipe("a2-test")
     before = recipe.cache_key()
-    monkeypatch.setattr(a2, "_bundled_tiny_dir", lambda: tmp_path / "another-checkout" / "openreels-tiny")
+    monkeypatch.setattr(a2, "_bundled_a2_dir", lambda: tmp_path / "another-checkout" / "a2-tiny")
     assert recipe.cache_key() == before and before["vae_from"] is None
     assert replace(recipe, vae_from=str(tmp_path / "vae")).cache_key() != before
 
@@ -95,6 +95,30 @@ def test_warm_start_is_the_text_to_video_model_until_trained(tmp_path):
         got = a2(torch.cat([x, cond], 1), t, text, encoder_hidden_states_image=image, return_dict=False)[0]
         want = base(x, t, text, return_dict=False)[0]
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_a_base_of_other_latent_channels_gives_its_blocks(tmp_path):
+    """A text-to-video base of a 48-channel VAE starts a 16-channel A2's blocks; its in/out layers start fresh."""
+    from diffusers import SkyReelsV2Transformer3DModel
+
+    from openreels.train.a2 import build_a2_transformer
+    from openreels.train.text import TEXT_DIM
+
+    recipe = get_recipe("a2-tiny")
+    recipe.transformer = recipe.transformer | {"num_layers": 2}
+    base = SkyReelsV2Transformer3DModel(
+        in_channels=48, out_channels=48, text_dim=TEXT_DIM, patch_size=(1, 2, 2), **recipe.transformer
+    )
+    base.save_pretrained(tmp_path / "t2v")
+    torch.manual_seed(0)
+    fresh = build_a2_transformer(replace(recipe, base=None), 16, 4, 32).state_dict()
+    torch.manual_seed(0)
+    built = build_a2_transformer(replace(recipe, base=str(tmp_path / "t2v")), 16, 4, 32).state_dict()
+    theirs = base.state_dict()
+    block = "blocks.1.ffn.net.0.proj.weight"
+    assert torch.equal(built[block], theirs[block]) and not torch.equal(built[block], fresh[block])
+    for name in ("patch_embedding.weight", "proj_out.weight"):
+        assert torch.equal(built[name], fresh[name]), name
 
 
 def test_an_a2_base_is_continued_as_it_is(tmp_path):

@@ -11,8 +11,8 @@ background plate), fitted by `prepare_references` and laid out by the compose pi
 Everything but the image encoder's input is encoded once and cached (the runner's `encoded.pt`).
 
 Model: diffusers `WanTransformer3DModel` (the A2 architecture) of the `tiny` recipe's fast design (docs/a2-tiny.md):
-the frozen VAE is openreels-tiny's 16x-spatial / 4x-temporal one and the transformer has the tiny one's width and
-depth, so a 128x128 composition is 16 tokens per latent frame. A new model starts from the shipped openreels-tiny
+the frozen VAE is the 16x-spatial / 4x-temporal one openreels-tiny shipped with (read from a2-tiny's own folder)
+and the transformer has the tiny one's width and depth, so a 128x128 composition is 16 tokens per latent frame. A new model starts from the shipped openreels-tiny
 transformer (`base`: same block layout; the new input channels start at zero, the image cross-attention fresh);
 `warm_from="bundled"` continues the shipped a2-tiny (transformer and image encoder) when it is of this design, so
 each session adds training (sessions, cache, training loop and export are `runner.run_recipe`'s, as for every
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from openreels.errors import OpenreelsError
-from openreels.models.tiny import bundled_tiny_dir
+from openreels.models.tiny import bundled_a2_dir, bundled_tiny_dir
 from openreels.train.export import atomic_folder, flow_scheduler, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
@@ -86,8 +86,9 @@ class A2Recipe(Recipe):
             raise OpenreelsError("the a2 recipes run on one device; start them without torchrun")
 
     def _vae_dir(self) -> Path:
-        # The VAE is frozen: the shipped openreels-tiny's (the `vae` design) unless --vae-from names one.
-        return Path(self.vae_from) if self.vae_from else _bundled_tiny_dir() / "vae"
+        # The VAE is frozen: the shipped a2-tiny's (the `vae` design, `VAE_Z16`) unless --vae-from names one. Not
+        # openreels-tiny's: that one follows the tiny recipe's design, which moved on to 48 channels.
+        return Path(self.vae_from) if self.vae_from else _bundled_a2_dir() / "vae"
 
     def cache_key(self) -> dict:
         keys = ("name", "seed", "size", "frames", "fps", "clips", "image_encoder", "object_counts")
@@ -204,11 +205,11 @@ def a2_test_recipe() -> A2Recipe:
     return r
 
 
-def _bundled_tiny_dir() -> Path:
-    folder = bundled_tiny_dir()
+def _bundled_a2_dir() -> Path:
+    folder = bundled_a2_dir()
     if folder is None:
         raise OpenreelsError(
-            "the bundled openreels-tiny model is missing; reinstall openreels or pass --vae-from"
+            "the bundled openreels-a2-tiny model is missing; reinstall openreels or pass --vae-from"
         )
     return folder
 
@@ -355,7 +356,8 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
     An A2 transformer (one with `image_dim`) is continued as it is. From a SkyReels-V2 text-to-video one, every
     matching weight is taken; the patch embedding's columns for the mask and reference channels and the image
     cross-attention's values start at zero, so the warm-started model first behaves exactly as the
-    text-to-video one.
+    text-to-video one. A text-to-video model of another VAE's latent channels gives its blocks only: the patch
+    embedding and output projection start fresh.
     """
     from diffusers import SkyReelsV2Transformer3DModel, WanTransformer3DModel
 
@@ -383,14 +385,17 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
     for name, value in base.state_dict().items():
         if name not in state:
             continue
-        if name == "patch_embedding.weight":
+        if name == "patch_embedding.weight" and value.shape[1] == z_dim:
             extra = state[name].shape[1] - value.shape[1]  # mask + reference channels
             value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], dim=1)
-        if state[name].shape != value.shape:
+        if state[name].shape == value.shape:
+            state[name] = value
+        elif not name.startswith(("patch_embedding.", "proj_out.")):
+            # Only the latent-facing layers may differ (a base of another VAE's channels): its blocks still
+            # start the model. Blocks of another width would start nothing.
             raise OpenreelsError(
                 f"{base_dir}: {name} is {tuple(value.shape)} but the recipe's A2 needs {tuple(state[name].shape)}"
             )
-        state[name] = value
     # Zero values for the image cross-attention: it adds nothing at first, so training starts from exactly the
     # text-to-video model and the reference tokens phase in as the values grow.
     for name in state:
