@@ -14,9 +14,9 @@ EXAMPLES = """
 Examples:
 
   openreels train --recipe tiny --out runs/tiny/model --time-limit 60 --ship
-      # one CPU session of training: continues runs/tiny/model.work (or starts the recipe's design: a new
-      # 48-channel VAE, then a transformer from the shipped model's blocks), trains for 60 minutes, and
-      # replaces the shipped model only if the new one scores better on held-out prompts
+      # one CPU session of training: continues runs/tiny/model.work (or, with no work folder, the shipped
+      # model: its VAE and transformer), trains for 60 minutes, and replaces the shipped model only if the
+      # new one scores better on held-out prompts
 
   openreels train --recipe test --out /tmp/m --device cpu        # toy sizes, a minute on a CPU
 
@@ -33,8 +33,8 @@ RESUME = (
     "A run killed at any point and started again with the same arguments resumes from its last checkpoint "
     "(in --workdir, default: <out>.work). --stop-after pauses on purpose (say, inside a 10-minute job slot). "
     "Every recipe trains in sessions: a finished work folder continues as a new segment, and a new one starts "
-    "from the shipped model of the same design (tiny, a1-tiny, a2-tiny) unless --no-warm-start; tiny, whose "
-    "recipe is a newer design than the shipped model, starts its transformer from the shipped one's blocks."
+    "from the shipped model of the same design (tiny, a1-tiny, a2-tiny) unless --no-warm-start; a tiny recipe "
+    "of a newer design than the shipped model starts its transformer from the shipped one's blocks."
 )
 
 

@@ -41,8 +41,8 @@ from openreels.train.runner import (
 from openreels.train.text import TEXT_DIM, PromptEncoder
 from openreels.train.vae import encode_mode, latent_stats, normalise
 
-# The first CPU design's VAE, the shipped openreels-tiny's (A2 encodes with it, frozen): 16 latent channels,
-# encoder base 8 and decoder base 16 so a clip decodes in about a second on one CPU thread.
+# The first CPU design's VAE, openreels-tiny's until session 5 and a2-tiny's still (A2 encodes with it, frozen):
+# 16 latent channels, encoder base 8 and decoder base 16 so a clip decodes in about a second on one CPU thread.
 VAE_Z16 = {
     "base_dim": 8,
     "decoder_base_dim": 16,
@@ -75,7 +75,7 @@ class Recipe(RecipeParts):
     render_workers: int = -1  # -1: one per CPU core but one
     # A Wan2.2-style VAE (2x2 pixels folded into channels, then 8x: 16x spatial, 4x temporal, residual
     # shortcuts): a 128x128x33 clip becomes 9x8x8 latents, 144 transformer tokens (the old 8x VAE gave 576).
-    # 48 latent channels, as Wan2.2's: with 16 (the shipped openreels-tiny's, `VAE_Z16`) its own
+    # 48 latent channels, as Wan2.2's: with 16 (openreels-tiny's until session 5, `VAE_Z16`) its own
     # reconstructions score backdrop 7/11 and camera 22/32, below the targets; with 48, 10/11 and 30/32
     # (docs/tiny-model.md, session 5). Thin (encoder and decoder base 16): a clip decodes in under 2 s on a thread.
     vae: dict = field(default_factory=lambda: VAE_Z16 | {"base_dim": 16, "z_dim": 48})
