@@ -24,6 +24,9 @@ def test_layout_and_size_budget():
     assert tconf["text_dim"] == 384
     vconf = json.loads((ASSET / "vae" / "config.json").read_text())
     assert len(vconf["latents_mean"]) == len(vconf["latents_std"]) == vconf["z_dim"] == tconf["in_channels"]
+    # No training machine's paths in any bundled model's configs (`export.save_module` drops them).
+    for config in ASSET.parent.glob("*/*/config.json"):
+        assert "_name_or_path" not in json.loads(config.read_text()), config
     total = sum(f.stat().st_size for f in ASSET.rglob("*") if f.is_file())
     assert total <= 25 * 1024 * 1024, f"{total / 1e6:.1f} MB"  # every shipped update stays in git history
 

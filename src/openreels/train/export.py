@@ -70,6 +70,11 @@ def atomic_folder(out_dir: str | Path) -> Iterator[Path]:
 def save_module(module: nn.Module, folder: Path, dtype: torch.dtype) -> None:
     """A diffusers/transformers model as safetensors in `dtype`, on CPU, leaving the trained module untouched."""
     copy.deepcopy(module).to("cpu", dtype).save_pretrained(folder, safe_serialization=True)
+    # `_name_or_path` is where the module was loaded from on the training machine: not part of the model.
+    config = folder / "config.json"
+    data = json.loads(config.read_text())
+    if data.pop("_name_or_path", None) is not None:
+        write_json(config, data)
 
 
 def folder_size_mb(folder: str | Path) -> float:
