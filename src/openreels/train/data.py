@@ -105,8 +105,16 @@ class BackgroundRenderer:
         self._error: BaseException | None = None
         self._stop = False
         self._cond = threading.Condition()
+        # The workers start from the background thread below while the caller's threads run: a plain fork
+        # there can copy a lock held mid-use, and a worker then hangs at start (seen once in CI). A forkserver
+        # forks them from its own single-threaded process (so a training script needs the usual
+        # `if __name__ == "__main__":` guard, as with spawn).
         self._loader = DataLoader(
-            _Chunks(factory, seed, chunk, n), batch_size=None, num_workers=workers, shuffle=False
+            _Chunks(factory, seed, chunk, n),
+            batch_size=None,
+            num_workers=workers,
+            shuffle=False,
+            multiprocessing_context="forkserver" if workers else None,
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
