@@ -117,7 +117,7 @@ def test_a_base_of_other_latent_channels_gives_its_blocks(tmp_path):
     theirs = base.state_dict()
     block = "blocks.1.ffn.net.0.proj.weight"
     assert torch.equal(built[block], theirs[block]) and not torch.equal(built[block], fresh[block])
-    for name in ("patch_embedding.weight", "proj_out.weight"):
+    for name in ("patch_embedding.weight", "patch_embedding.bias", "proj_out.weight", "proj_out.bias"):
         assert torch.equal(built[name], fresh[name]), name
 
 

@@ -11,16 +11,16 @@ background plate), fitted by `prepare_references` and laid out by the compose pi
 Everything but the image encoder's input is encoded once and cached (the runner's `encoded.pt`).
 
 Model: diffusers `WanTransformer3DModel` (the A2 architecture) of the `tiny` recipe's fast design (docs/a2-tiny.md):
-the frozen VAE is the 16x-spatial / 4x-temporal one openreels-tiny shipped with (read from a2-tiny's own folder)
-and the transformer has the tiny one's width and depth, so a 128x128 composition is 16 tokens per latent frame. A new model starts from the shipped openreels-tiny
-transformer (`base`: same block layout; the new input channels start at zero, the image cross-attention fresh);
-`warm_from="bundled"` continues the shipped a2-tiny (transformer and image encoder) when it is of this design, so
-each session adds training (sessions, cache, training loop and export are `runner.run_recipe`'s, as for every
-recipe). A small `CLIPVisionModel` is trained jointly from random weights: no CLIP/SigLIP weights can be had
-offline, and a jointly trained encoder learns the colours and shapes the stage's references differ in. Objective:
-the project's flow-matching objective with one noise level per clip (the pipeline denoises all frames together),
-text through the frozen MiniLM, padded to 512 tokens as the pipeline pads them; half of the prompts have their
-colour words removed, so that appearance has to come from the references.
+the frozen VAE is the 16x-spatial / 4x-temporal one openreels-tiny shipped with (read from a2-tiny's own folder) and
+the transformer has the tiny one's width and depth, so a 128x128 composition is 16 tokens per latent frame. A new
+model starts from the shipped openreels-tiny transformer (`base`: same block layout; the new input channels start at
+zero, the image cross-attention fresh); `warm_from="bundled"` continues the shipped a2-tiny (transformer and image
+encoder) when it is of this design, so each session adds training (sessions, cache, training loop and export are
+`runner.run_recipe`'s, as for every recipe). A small `CLIPVisionModel` is trained jointly from random weights: no
+CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the stage's
+references differ in. Objective: the project's flow-matching objective with one noise level per clip (the pipeline
+denoises all frames together), text through the frozen MiniLM, padded to 512 tokens as the pipeline pads them; half
+of the prompts have their colour words removed, so that appearance has to come from the references.
 """
 
 from __future__ import annotations
@@ -382,20 +382,19 @@ def build_a2_transformer(recipe: A2Recipe, z_dim: int, temporal: int, image_dim:
         return model
     base = SkyReelsV2Transformer3DModel.from_pretrained(base_dir, torch_dtype=torch.float32)
     state = model.state_dict()
+    # A base of another VAE's latent channels gives its blocks only: its in/out layers start fresh.
+    other_latents = base.config.out_channels != z_dim
     for name, value in base.state_dict().items():
-        if name not in state:
+        if name not in state or (other_latents and name.startswith(("patch_embedding.", "proj_out."))):
             continue
-        if name == "patch_embedding.weight" and value.shape[1] == z_dim:
+        if name == "patch_embedding.weight":
             extra = state[name].shape[1] - value.shape[1]  # mask + reference channels
             value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], dim=1)
-        if state[name].shape == value.shape:
-            state[name] = value
-        elif not name.startswith(("patch_embedding.", "proj_out.")):
-            # Only the latent-facing layers may differ (a base of another VAE's channels): its blocks still
-            # start the model. Blocks of another width would start nothing.
+        if state[name].shape != value.shape:
             raise OpenreelsError(
                 f"{base_dir}: {name} is {tuple(value.shape)} but the recipe's A2 needs {tuple(state[name].shape)}"
             )
+        state[name] = value
     # Zero values for the image cross-attention: it adds nothing at first, so training starts from exactly the
     # text-to-video model and the reference tokens phase in as the values grow.
     for name in state:
