@@ -61,6 +61,18 @@ def test_a_finished_run_continues_as_a_new_segment(tmp_path):
     assert [h["samples"] for h in history] == [200, 200]
 
 
+def test_a_run_stopped_before_its_first_checkpoint_still_continues_the_kept_one(tmp_path):
+    r = _recipe(warm_from=str(tmp_path / "none-yet"))
+    first = run_recipe(r, tmp_path / "model", tmp_path / "work", "cpu", log=lambda _: None)
+    # What a new segment does first, then a kill before it checkpoints: only the kept run is left.
+    (tmp_path / "work" / "dit.ckpt").rename(tmp_path / "work" / "dit.0.ckpt")
+    lines: list[str] = []
+    again = run_recipe(r, tmp_path / "model", tmp_path / "work", "cpu", log=lines.append)
+    assert any("segment 2: continuing from the finished run kept as" in line for line in lines)
+    # It starts from the first run's weights, not from a fresh model.
+    assert again["heldout_loss"][0] == pytest.approx(first["heldout_loss"][1], rel=1e-4)
+
+
 def test_a_folder_of_another_design_is_not_warm_started_from(first_run, tmp_path):
     root, _, _ = first_run
     r = _recipe(warm_from=str(root / "model"))

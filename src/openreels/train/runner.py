@@ -5,9 +5,10 @@ A recipe is a dataclass of sizes and schedules (`recipes.Recipe` for openreels-t
 they are encoded, the model and the conditions it trains (`ChannelCondition`, `TokenCondition`), its export
 layout and its held-out score. `run_recipe` does the rest, the same way for all of them:
   1. sessions: a work folder whose transformer checkpoint is unfinished resumes it (after a pause or a kill);
-     a finished one is kept as `dit.<k>.ckpt` and a new segment starts from its EMA weights; with no work folder
-     yet, a run warm-starts from the shipped model of the same design (`warm_from="bundled"`) or a named folder;
-     a folder of another design is ignored with a note. Each segment is recorded in `<workdir>/history.json` and
+     a finished one is kept as `dit.<k>.ckpt` and a new segment starts from its EMA weights (from the newest
+     kept one if the new segment was stopped before its first checkpoint); with no work folder yet, a run
+     warm-starts from the shipped model of the same design (`warm_from="bundled"`) or a named folder; a folder
+     of another design is ignored with a note. Each segment is recorded in `<workdir>/history.json` and
      in the exported openreels.json;
   2. VAE: taken from a folder (`vae_from`, or the warm-start folder's), or trained by the recipe through
      `train_vae` / `finetune_decoder` here;
@@ -302,17 +303,22 @@ def _start_segment(
     saved = _read_json(workdir / "history.json")
     history = list(saved.get("history", []))
     ckpt = workdir / "dit.ckpt"
+    # Finished runs kept by earlier segments; the newest is the start when a run was stopped before it wrote
+    # its first checkpoint (it had already moved the finished one aside).
+    kept = sorted(
+        (p for p in workdir.glob("dit.*.ckpt") if p.name.split(".")[1].isdigit()),
+        key=lambda p: int(p.name.split(".")[1]),
+    )
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["step"] < state["cfg"]["steps"]:
             return history  # unfinished: the Trainer resumes it
-        # The Trainer's container (see `Trainer`): the transformer and the conditions that learn with it.
-        container = nn.ModuleDict({"model": transformer, "extra": extras})
-        ema = state["ema"] or {}
-        weights = {k[len("module.") :]: v for k, v in ema.items() if k.startswith("module.")}
-        container.load_state_dict(weights or state["module"])
+        _load_ema(state, transformer, extras)
         ckpt.rename(workdir / f"dit.{max(len(history) - 1, 0)}.ckpt")  # the history already counts it
         log(f"[dit] segment {len(history) + 1}: continuing from the finished run in {workdir}")
+    elif kept and history:
+        _load_ema(torch.load(kept[-1], map_location="cpu", weights_only=False), transformer, extras)
+        log(f"[dit] segment {len(history) + 1}: continuing from the finished run kept as {kept[-1]}")
     elif warm is not None:
         if not history:
             history = list(_read_json(warm / "openreels.json").get("training", {}).get("history", []))
@@ -323,6 +329,15 @@ def _start_segment(
     elif (start := recipe.fresh_start(transformer)) is not None:
         log(f"[dit] segment 1 of a new design: {start}")
     return history
+
+
+def _load_ema(state: dict, transformer: nn.Module, extras: nn.ModuleList) -> None:
+    """Load a finished Trainer checkpoint's EMA weights (its raw weights if it kept no EMA)."""
+    # The Trainer's container (see `Trainer`): the transformer and the conditions that learn with it.
+    container = nn.ModuleDict({"model": transformer, "extra": extras})
+    ema = state["ema"] or {}
+    weights = {k[len("module.") :]: v for k, v in ema.items() if k.startswith("module.")}
+    container.load_state_dict(weights or state["module"])
 
 
 # ---- the encoding cache --------------------------------------------------------------------------------------
