@@ -4,7 +4,10 @@ Both train their transformer on cached latents exactly as the `tiny` recipe does
 AdamW, one optimizer step per batch), on random latents and text states of the right shapes, so only the
 design differs:
   - before: 8x VAE latents 16x9x16x16 (576 tokens), 4 heads x 64, 8 layers, ffn 1024, freq 256, batch 16;
-  - after: the `tiny` recipe now: 16x VAE latents 16x9x8x8 (144 tokens), its transformer and batch.
+  - narrow: the design of sessions 1-6, width 128 x 4 layers on the same latents as now (too narrow for the
+    192 values each token writes: docs/tiny-model.md, session 7);
+  - after: the `tiny` recipe now: 16x VAE latents 48x9x8x8 (144 tokens), its transformer (width 256 x 2
+    layers) and batch.
 
     OMP_NUM_THREADS=1 python bench/tiny_train_speed.py --seconds 60
 """
@@ -30,18 +33,22 @@ BEFORE = {
         "freq_dim": 256,
     },
     "latent_hw": 16,
+    "z_dim": 16,
     "batch": 16,
 }
+NARROW = {"num_attention_heads": 2, "attention_head_dim": 64, "ffn_dim": 512, "num_layers": 4, "freq_dim": 64}
 
 
-def samples_per_s(transformer_cfg: dict, latent_hw: int, batch: int, seconds: float, threads: int) -> dict:
+def samples_per_s(
+    transformer_cfg: dict, z: int, latent_hw: int, batch: int, seconds: float, threads: int
+) -> dict:
     torch.set_num_threads(threads)
     recipe = get_recipe("tiny")
     recipe.transformer = transformer_cfg
+    recipe.vae = recipe.vae | {"z_dim": z}
     torch.manual_seed(0)
     model = build_transformer(recipe).train()
     objective = DiffusionForcingObjective(forcing=recipe.forcing)
-    z = recipe.vae["z_dim"]
     batch_data = {
         "latents": torch.randn(batch, z, 9, latent_hw, latent_hw),
         "text": torch.randn(batch, recipe.max_sequence_length, TEXT_DIM),
@@ -86,12 +93,20 @@ def main() -> None:
     args = ap.parse_args()
     recipe = get_recipe("tiny")
     before = samples_per_s(
-        BEFORE["transformer"], BEFORE["latent_hw"], BEFORE["batch"], args.seconds, args.threads
+        BEFORE["transformer"],
+        BEFORE["z_dim"],
+        BEFORE["latent_hw"],
+        BEFORE["batch"],
+        args.seconds,
+        args.threads,
     )
-    after = samples_per_s(recipe.transformer, 8, recipe.dit_batch, args.seconds, args.threads)
+    z = recipe.vae["z_dim"]
+    narrow = samples_per_s(NARROW, z, 8, recipe.dit_batch, args.seconds, args.threads)
+    after = samples_per_s(recipe.transformer, z, 8, recipe.dit_batch, args.seconds, args.threads)
     result = {
         "threads": args.threads,
         "before": before,
+        "narrow": narrow,
         "after": after,
         "speedup": round(after["samples_per_s"] / before["samples_per_s"], 1),
     }

@@ -5,6 +5,7 @@ folder of the same design, the design check, a cache of another recipe refused, 
 import json
 import shutil
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from openreels.train import loop
 from openreels.train.a1 import a1_toy
 from openreels.train.recipes import get_recipe
 from openreels.train.report import ship_if_better
-from openreels.train.runner import run_recipe, same_design, shipped_path
+from openreels.train.runner import check_token_width, run_recipe, same_design, shipped_path
 
 
 def _recipe(kind: str, **changes):
@@ -175,3 +176,22 @@ def test_a_bundled_recipe_continues_its_shipped_model(name, tmp_path):
     want, got = _weights(shipped), _weights(tmp_path / "model")
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
     assert shipped_path("test") is None and shipped_path("a2-test") is None
+
+
+def test_a_transformer_narrower_than_the_values_its_tokens_write_is_refused():
+    from diffusers import SkyReelsV2Transformer3DModel
+
+    def wan(head_dim: int):
+        return SkyReelsV2Transformer3DModel(
+            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=head_dim, in_channels=16,
+            out_channels=16, text_dim=16, freq_dim=16, ffn_dim=32, num_layers=1,
+        )  # fmt: skip
+
+    check_token_width(wan(32))  # 64 wide, 16 channels x 2 x 2 values
+    with pytest.raises(OpenreelsError, match="16 wide but each token writes 64 values"):
+        check_token_width(wan(8))
+    # CogVideoX-style configs (A1): a square patch as one number, and a temporal one when set.
+    cog = {"num_attention_heads": 2, "attention_head_dim": 32, "patch_size": 4, "out_channels": 4}
+    check_token_width(SimpleNamespace(config=SimpleNamespace(**cog, patch_size_t=None)))
+    with pytest.raises(OpenreelsError, match="each token writes 128 values"):
+        check_token_width(SimpleNamespace(config=SimpleNamespace(**cog, patch_size_t=2)))

@@ -241,7 +241,7 @@ def a1_toy() -> A1Recipe:
             latent_channels=4,
             vae_channels=(4, 4, 4),
             heads=2,
-            head_dim=16,  # CogVideoX rotary needs a multiple of 16
+            head_dim=32,  # CogVideoX rotary needs a multiple of 16; 64 wide for the 4 x 4 x 4 values a token writes
             layers=1,
             text_embed_dim=16,
             time_embed_dim=16,

@@ -12,9 +12,10 @@ Everything but the image encoder's input is encoded once and cached (the runner'
 
 Model: diffusers `WanTransformer3DModel` (the A2 architecture) of the `tiny` recipe's fast design (docs/a2-tiny.md):
 the frozen VAE is the 16x-spatial / 4x-temporal one openreels-tiny shipped with (read from a2-tiny's own folder) and
-the transformer has the tiny one's width and depth, so a 128x128 composition is 16 tokens per latent frame. A new
-model starts from the shipped openreels-tiny transformer (`base`: same block layout; the new input channels start at
-zero, the image cross-attention fresh); `warm_from="bundled"` continues the shipped a2-tiny (transformer and image
+the transformer has that design's width and depth, so a 128x128 composition is 16 tokens per latent frame. With
+`base`, a new model starts from a text-to-video transformer of the same block layout (the new input channels start
+at zero, the image cross-attention fresh); openreels-tiny's is 256 wide since session 7, so a2-tiny has no base
+now and `warm_from="bundled"` continues the shipped a2-tiny (transformer and image
 encoder) when it is of this design, so each session adds training (sessions, cache, training loop and export are
 `runner.run_recipe`'s, as for every recipe). A small `CLIPVisionModel` is trained jointly from random weights: no
 CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the stage's
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 
 from openreels.errors import OpenreelsError
-from openreels.models.tiny import bundled_a2_dir, bundled_tiny_dir
+from openreels.models.tiny import bundled_a2_dir
 from openreels.train.export import atomic_folder, flow_scheduler, save_module, write_json
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
@@ -161,15 +162,23 @@ class A2Recipe(Recipe):
 
 
 def a2_tiny_recipe() -> A2Recipe:
-    # The shipped openreels-tiny's design (its 16x VAE, frozen, and a width 128 x 4 layers transformer), at
-    # 128x128 so the 16x VAE still gives 8x8 latents: 16 tokens per latent frame, as many as the old 8x design
-    # had at 64x64.
-    tiny = bundled_tiny_dir()
+    # openreels-tiny's design of sessions 1-4 (its 16-channel 16x VAE, frozen, and a width 128 x 4 layers
+    # transformer), at 128x128 so the 16x VAE still gives 8x8 latents: 16 tokens per latent frame, as many as the
+    # old 8x design had at 64x64.
     r = A2Recipe(
         name="a2-tiny",
         vae=dict(VAE_Z16),
+        # 128 wide for the 16 x 2 x 2 = 64 values each token writes (openreels-tiny's 48 channels need 256)
+        transformer={
+            "num_attention_heads": 2,
+            "attention_head_dim": 64,
+            "ffn_dim": 512,
+            "num_layers": 4,
+            "freq_dim": 64,
+        },
         warm_from="bundled",  # each session continues the shipped a2-tiny (when it is of this design)
-        base=str(tiny / "transformer") if tiny else None,  # else a new model starts from openreels-tiny
+        # No base: openreels-tiny's transformer (256 x 2 since session 7) has another block layout than A2's
+        base=None,
         size=128,
         frames=16,
         fps=8.0,
@@ -194,7 +203,7 @@ def a2_test_recipe() -> A2Recipe:
     r.name, r.clips, r.warm_from, r.base, r.size, r.frames = "a2-test", 6, None, None, 64, 4
     r.transformer = {
         "num_attention_heads": 2,
-        "attention_head_dim": 16,
+        "attention_head_dim": 32,  # 64 wide: each token writes 16 channels x 2 x 2 values
         "ffn_dim": 64,
         "num_layers": 2,
         "freq_dim": 32,
