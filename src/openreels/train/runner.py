@@ -305,12 +305,6 @@ def _start_segment(
     saved = _read_json(workdir / "history.json")
     history = list(saved.get("history", []))
     ckpt = workdir / "dit.ckpt"
-    # Finished runs kept by earlier segments; the newest is the start when a run was stopped before it wrote
-    # its first checkpoint (it had already moved the finished one aside).
-    kept = sorted(
-        (p for p in workdir.glob("dit.*.ckpt") if p.name.split(".")[1].isdigit()),
-        key=lambda p: int(p.name.split(".")[1]),
-    )
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["step"] < state["cfg"]["steps"]:
@@ -318,9 +312,9 @@ def _start_segment(
         _load_ema(state, transformer, extras)
         ckpt.rename(workdir / f"dit.{max(len(history) - 1, 0)}.ckpt")  # the history already counts it
         log(f"[dit] segment {len(history) + 1}: continuing from the finished run in {workdir}")
-    elif kept and history:
-        _load_ema(torch.load(kept[-1], map_location="cpu", weights_only=False), transformer, extras)
-        log(f"[dit] segment {len(history) + 1}: continuing from the finished run kept as {kept[-1]}")
+    elif history and (kept := _newest_kept_run(workdir)) is not None:
+        _load_ema(torch.load(kept, map_location="cpu", weights_only=False), transformer, extras)
+        log(f"[dit] segment {len(history) + 1}: continuing from the finished run kept as {kept}")
     elif warm is not None:
         if not history:
             history = list(_read_json(warm / "openreels.json").get("training", {}).get("history", []))
@@ -353,6 +347,13 @@ def check_token_width(transformer: nn.Module) -> None:
             f"the transformer is {width} wide but each token writes {values} values (latent channels x patch): "
             f"it cannot remove all the noise; make heads x head_dim at least {values}"
         )
+
+
+def _newest_kept_run(workdir: Path) -> Path | None:
+    """The newest `dit.<k>.ckpt` an earlier segment kept: the start when a new segment was stopped before it
+    wrote its first checkpoint (it had already moved the finished one aside)."""
+    kept = {int(k): p for p in workdir.glob("dit.*.ckpt") if (k := p.name.split(".")[1]).isdigit()}
+    return kept[max(kept)] if kept else None
 
 
 def _load_ema(state: dict, transformer: nn.Module, extras: nn.ModuleList) -> None:
