@@ -21,7 +21,7 @@ import time
 import torch
 
 from openreels.train.objective import DiffusionForcingObjective
-from openreels.train.recipes import build_transformer, get_recipe
+from openreels.train.recipes import TRANSFORMER_128, build_transformer, get_recipe
 from openreels.train.text import TEXT_DIM
 
 BEFORE = {
@@ -36,7 +36,6 @@ BEFORE = {
     "z_dim": 16,
     "batch": 16,
 }
-NARROW = {"num_attention_heads": 2, "attention_head_dim": 64, "ffn_dim": 512, "num_layers": 4, "freq_dim": 64}
 
 
 def samples_per_s(
@@ -101,7 +100,7 @@ def main() -> None:
         args.threads,
     )
     z = recipe.vae["z_dim"]
-    narrow = samples_per_s(NARROW, z, 8, recipe.dit_batch, args.seconds, args.threads)
+    narrow = samples_per_s(TRANSFORMER_128, z, 8, recipe.dit_batch, args.seconds, args.threads)
     after = samples_per_s(recipe.transformer, z, 8, recipe.dit_batch, args.seconds, args.threads)
     result = {
         "threads": args.threads,

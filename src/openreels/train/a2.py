@@ -15,9 +15,9 @@ the frozen VAE is the 16x-spatial / 4x-temporal one openreels-tiny shipped with 
 the transformer has that design's width and depth, so a 128x128 composition is 16 tokens per latent frame. With
 `base`, a new model starts from a text-to-video transformer of the same block layout (the new input channels start
 at zero, the image cross-attention fresh); openreels-tiny's is 256 wide since session 7, so a2-tiny has no base
-now and `warm_from="bundled"` continues the shipped a2-tiny (transformer and image
-encoder) when it is of this design, so each session adds training (sessions, cache, training loop and export are
-`runner.run_recipe`'s, as for every recipe). A small `CLIPVisionModel` is trained jointly from random weights: no
+now. `warm_from="bundled"` continues the shipped a2-tiny (transformer and image encoder) when it is of this
+design, so each session adds training (sessions, cache, training loop and export are `runner.run_recipe`'s, as for
+every recipe). A small `CLIPVisionModel` is trained jointly from random weights: no
 CLIP/SigLIP weights can be had offline, and a jointly trained encoder learns the colours and shapes the stage's
 references differ in. Objective: the project's flow-matching objective with one noise level per clip (the pipeline
 denoises all frames together), text through the frozen MiniLM, padded to 512 tokens as the pipeline pads them; half
@@ -43,7 +43,7 @@ from openreels.train.export import atomic_folder, flow_scheduler, save_module, w
 from openreels.train.flow import ForcingConfig
 from openreels.train.loop import DistInfo, LoopConfig
 from openreels.train.objective import ChannelCondition, DiffusionForcingObjective, TokenCondition
-from openreels.train.recipes import VAE_Z16, Recipe
+from openreels.train.recipes import TRANSFORMER_128, VAE_Z16, Recipe
 from openreels.train.runner import Encoded, Model, Run, config_mismatches
 from openreels.train.text import TEXT_DIM, PromptEncoder
 
@@ -168,14 +168,7 @@ def a2_tiny_recipe() -> A2Recipe:
     r = A2Recipe(
         name="a2-tiny",
         vae=dict(VAE_Z16),
-        # 128 wide for the 16 x 2 x 2 = 64 values each token writes (openreels-tiny's 48 channels need 256)
-        transformer={
-            "num_attention_heads": 2,
-            "attention_head_dim": 64,
-            "ffn_dim": 512,
-            "num_layers": 4,
-            "freq_dim": 64,
-        },
+        transformer=dict(TRANSFORMER_128),  # wide enough for its 64 values per token
         warm_from="bundled",  # each session continues the shipped a2-tiny (when it is of this design)
         # No base: openreels-tiny's transformer (256 x 2 since session 7) has another block layout than A2's
         base=None,

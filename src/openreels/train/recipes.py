@@ -56,6 +56,15 @@ VAE_Z16 = {
     "out_channels": 12,
     "scale_factor_spatial": 16,
 }
+# The transformer of sessions 1-6, a2-tiny's still: 128 wide, enough for 16 channels x 2 x 2 = 64 values per token
+# but not for the 48-channel VAE's 192 (docs/tiny-model.md, session 7).
+TRANSFORMER_128 = {
+    "num_attention_heads": 2,
+    "attention_head_dim": 64,
+    "ffn_dim": 512,
+    "num_layers": 4,
+    "freq_dim": 64,
+}
 
 
 @dataclass
@@ -290,7 +299,7 @@ class Recipe(RecipeParts):
 
 
 def _tiny() -> Recipe:
-    return Recipe(name="tiny", warm_from="bundled")
+    return Recipe(name="tiny", warm_from="bundled", transformer_from="bundled")
 
 
 def _smoke() -> Recipe:
